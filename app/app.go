@@ -1,0 +1,121 @@
+// Package app wires Mailer's parts together from a Config. The binaries and the end-to-end
+// test harness build the same App, so what the tests run is what ships.
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+
+	"mailer/app/config"
+	"mailer/app/i18n"
+	"mailer/app/mail"
+	"mailer/app/mailing"
+	"mailer/app/store"
+	"mailer/app/tasks"
+	"mailer/app/web"
+)
+
+// App is one running Mailer: database, Redis, mail, web, and optionally an in-process worker.
+type App struct {
+	Config  config.Config
+	Log     *slog.Logger
+	Clock   mailing.Clock
+	Store   *store.Store
+	Redis   *tasks.Redis
+	Catalog *i18n.Catalog
+	Mail    mail.Sender
+	Web     *web.Server
+	Worker  *tasks.Worker
+
+	closers []io.Closer
+}
+
+// Options change how Open builds an App; tests use them to inject parts.
+type Options struct {
+	Clock mailing.Clock
+	// Store and Redis, when set, are used instead of opening the configured ones; the App
+	// then does not close them.
+	Store *store.Store
+	Redis *tasks.Redis
+	Mail  mail.Sender
+}
+
+// Open connects to the database (applying migrations) and Redis, and builds the web server.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options) (_ *App, err error) {
+	a := &App{Config: cfg, Log: log, Clock: opts.Clock, Store: opts.Store, Redis: opts.Redis, Mail: opts.Mail}
+	if a.Clock == nil {
+		a.Clock = mailing.SystemClock{}
+	}
+	owned := []io.Closer{}
+	defer func() {
+		if err != nil {
+			for _, c := range owned {
+				c.Close()
+			}
+		}
+	}()
+	if len(cfg.SecretKey) == 0 {
+		return nil, fmt.Errorf("secret key not loaded")
+	}
+	if a.Store == nil {
+		if a.Store, err = store.Open(ctx, cfg.DatabaseURL, cfg.Dialect, a.Clock, log); err != nil {
+			return nil, err
+		}
+		owned = append(owned, a.Store)
+		if _, err = a.Store.Migrate(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if a.Redis == nil {
+		if a.Redis, err = tasks.OpenRedis(ctx, cfg.RedisURL, log); err != nil {
+			return nil, err
+		}
+		owned = append(owned, a.Redis)
+	}
+	if a.Catalog, err = i18n.Load(config.Languages); err != nil {
+		return nil, err
+	}
+	if a.Mail == nil {
+		if cfg.SMTPURL == "" {
+			a.Mail = mail.LogSender{Log: log.With("component", "mail")}
+		} else if a.Mail, err = mail.NewSMTPSender(cfg.SMTPURL); err != nil {
+			return nil, err
+		}
+	}
+	a.Web = web.New(web.Deps{
+		Config: cfg, Store: a.Store, Redis: a.Redis, Catalog: a.Catalog,
+		Mail: a.Mail, Clock: a.Clock, Log: log,
+	})
+	if opts.Store == nil {
+		a.closers = append(a.closers, a.Store)
+	}
+	if opts.Redis == nil {
+		a.closers = append(a.closers, a.Redis)
+	}
+	return a, nil
+}
+
+// StartWorker runs the Asynq worker and scheduler inside this process.
+func (a *App) StartWorker() error {
+	a.Worker = tasks.NewWorker(a.Redis, a.Log, tasks.WorkerOptions{})
+	return a.Worker.Start()
+}
+
+// Serve answers HTTP on ln until ctx ends.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	a.Log.Info("listening", "addr", ln.Addr().String(), "base_url", a.Config.BaseURL.String())
+	return a.Web.Serve(ctx, ln)
+}
+
+// Close stops the worker and releases what Open opened.
+func (a *App) Close() {
+	if a.Worker != nil {
+		a.Worker.Shutdown()
+	}
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i].Close()
+	}
+}

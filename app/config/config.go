@@ -1,0 +1,214 @@
+// Package config turns the process environment into a validated Config.
+// Every variable is documented in the README's configuration table; keep the two in step.
+package config
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/mail"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Config is everything the binaries read from the environment.
+type Config struct {
+	Addr    string
+	BaseURL *url.URL
+	DataDir string
+
+	// DatabaseURL is the resolved DSN; Dialect is "sqlite" or "postgres".
+	DatabaseURL string
+	Dialect     string
+
+	// RedisURL empty means: run an embedded Redis-compatible server in-process.
+	RedisURL string
+
+	// SMTPURL empty means development mail mode: mails are printed to the log.
+	SMTPURL  string
+	MailFrom string
+
+	// SecretKey signs cookies and tokens. Empty until LoadSecretKey runs.
+	SecretKey []byte
+
+	LogLevel  slog.Level
+	LogFormat string
+
+	DefaultLanguage string
+	DefaultTimezone *time.Location
+}
+
+// Languages the UI is translated into; the first is the fallback of last resort.
+var Languages = []string{"en", "ru"}
+
+// Load reads and validates the configuration. It has no side effects, so a bad
+// setting is reported before anything is opened or created.
+func Load(getenv func(string) string) (Config, error) {
+	get := func(key, def string) string {
+		if v := strings.TrimSpace(getenv(key)); v != "" {
+			return v
+		}
+		return def
+	}
+	cfg := Config{
+		Addr:     get("ADDR", ":8080"),
+		DataDir:  get("DATA_DIR", "./data"),
+		RedisURL: get("REDIS_URL", ""),
+		SMTPURL:  get("SMTP_URL", ""),
+	}
+
+	base, err := url.Parse(get("BASE_URL", "http://localhost:8080"))
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return Config{}, fmt.Errorf("BASE_URL must be an absolute http(s) URL, got %q", getenv("BASE_URL"))
+	}
+	base.Path = strings.TrimRight(base.Path, "/")
+	cfg.BaseURL = base
+
+	cfg.DatabaseURL, cfg.Dialect, err = databaseURL(get("DATABASE_URL", ""), cfg.DataDir)
+	if err != nil {
+		return Config{}, err
+	}
+
+	if cfg.RedisURL != "" {
+		u, err := url.Parse(cfg.RedisURL)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			return Config{}, fmt.Errorf("REDIS_URL must look like redis://host:6379/0, got %q", cfg.RedisURL)
+		}
+	}
+	if cfg.SMTPURL != "" {
+		u, err := url.Parse(cfg.SMTPURL)
+		if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Host == "" {
+			return Config{}, errors.New("SMTP_URL must look like smtp://user:password@host:587 or smtps://host:465")
+		}
+	}
+
+	from := get("MAIL_FROM", "Mailer <mailer@"+base.Hostname()+">")
+	if _, err := mail.ParseAddress(from); err != nil {
+		return Config{}, fmt.Errorf("MAIL_FROM is not an email address: %q", from)
+	}
+	cfg.MailFrom = from
+
+	if s := getenv("SECRET_KEY"); s != "" {
+		if len(s) < 32 {
+			return Config{}, errors.New("SECRET_KEY must be at least 32 characters")
+		}
+		cfg.SecretKey = []byte(s)
+	}
+
+	if err := cfg.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "info"))); err != nil {
+		return Config{}, fmt.Errorf("LOG_LEVEL must be debug, info, warn or error, got %q", getenv("LOG_LEVEL"))
+	}
+	cfg.LogFormat = get("LOG_FORMAT", "text")
+	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
+		return Config{}, fmt.Errorf("LOG_FORMAT must be text or json, got %q", cfg.LogFormat)
+	}
+
+	cfg.DefaultLanguage = get("DEFAULT_LANGUAGE", "en")
+	if !Supported(cfg.DefaultLanguage) {
+		return Config{}, fmt.Errorf("DEFAULT_LANGUAGE must be one of %s, got %q", strings.Join(Languages, ", "), cfg.DefaultLanguage)
+	}
+	tz := get("DEFAULT_TIMEZONE", "UTC")
+	cfg.DefaultTimezone, err = time.LoadLocation(tz)
+	if err != nil {
+		return Config{}, fmt.Errorf("DEFAULT_TIMEZONE is not a known time zone: %q", tz)
+	}
+	return cfg, nil
+}
+
+// Supported reports whether the UI has a catalogue for lang.
+func Supported(lang string) bool {
+	for _, l := range Languages {
+		if l == lang {
+			return true
+		}
+	}
+	return false
+}
+
+// sqlitePragmas are part of the DSN because a PRAGMA run with Exec reaches one pooled connection only.
+// _txlock=immediate: deferred transactions that read then write fail with SQLITE_BUSY under concurrency.
+const sqlitePragmas = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"
+
+func databaseURL(raw, dataDir string) (dsn, dialect string, err error) {
+	switch {
+	case raw == "":
+		return SQLiteDSN(filepath.Join(dataDir, "mailer.db")), "sqlite", nil
+	case strings.HasPrefix(raw, "postgres://"), strings.HasPrefix(raw, "postgresql://"):
+		if _, err := url.Parse(raw); err != nil {
+			return "", "", errors.New("DATABASE_URL is not a valid postgres:// URL")
+		}
+		return raw, "postgres", nil
+	case strings.HasPrefix(raw, "sqlite://"):
+		return SQLiteDSN(strings.TrimPrefix(raw, "sqlite://")), "sqlite", nil
+	case strings.HasPrefix(raw, "sqlite:"):
+		return SQLiteDSN(strings.TrimPrefix(raw, "sqlite:")), "sqlite", nil
+	default:
+		return "", "", fmt.Errorf("DATABASE_URL must start with postgres:// or sqlite:, got %q", redact(raw))
+	}
+}
+
+// SQLiteDSN builds the DSN for a SQLite file with the pragmas Mailer relies on.
+func SQLiteDSN(path string) string {
+	return "file:" + path + "?" + sqlitePragmas
+}
+
+// SQLitePath returns the file behind a SQLite DSN built by SQLiteDSN.
+func SQLitePath(dsn string) string {
+	p := strings.TrimPrefix(dsn, "file:")
+	if i := strings.IndexByte(p, '?'); i >= 0 {
+		p = p[:i]
+	}
+	return p
+}
+
+func redact(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.User != nil {
+		u.User = url.User("***")
+		return u.String()
+	}
+	return raw
+}
+
+// LoadSecretKey fills SecretKey, generating one into DATA_DIR on first use.
+// generated is true when the key did not come from SECRET_KEY, so the caller can warn:
+// a key in a file on one machine does not work for several web processes.
+func (c *Config) LoadSecretKey() (generated bool, err error) {
+	if len(c.SecretKey) > 0 {
+		return false, nil
+	}
+	path := filepath.Join(c.DataDir, "secret_key")
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 32 {
+		c.SecretKey = []byte(strings.TrimSpace(string(b)))
+		return true, nil
+	}
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return false, fmt.Errorf("create DATA_DIR: %w", err)
+	}
+	buf := make([]byte, 32)
+	if _, err := rand.Read(buf); err != nil {
+		return false, err
+	}
+	key := hex.EncodeToString(buf)
+	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+		return false, fmt.Errorf("write %s: %w", path, err)
+	}
+	c.SecretKey = []byte(key)
+	return true, nil
+}
+
+// Logger builds the process logger from LOG_LEVEL and LOG_FORMAT.
+func (c Config) Logger(w interface{ Write([]byte) (int, error) }) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// Secure reports whether cookies must carry the Secure flag.
+func (c Config) Secure() bool { return c.BaseURL.Scheme == "https" }

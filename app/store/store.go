@@ -1,0 +1,166 @@
+// Package store keeps Mailer's data with Bun, on SQLite by default and on PostgreSQL when
+// DATABASE_URL says so. Queries live here, a file per entity; nothing above this package
+// writes SQL.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+	"github.com/uptrace/bun/driver/pgdriver"
+	"github.com/uptrace/bun/migrate"
+	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
+
+	"mailer/app/config"
+	"mailer/app/mailing"
+	"mailer/db"
+)
+
+// Store is the database handle shared by every query file.
+type Store struct {
+	DB      *bun.DB
+	Dialect string // "sqlite" or "postgres"
+	Clock   mailing.Clock
+	log     *slog.Logger
+}
+
+// Open connects and verifies the connection settings Mailer depends on.
+func Open(ctx context.Context, dsn, dialect string, clock mailing.Clock, log *slog.Logger) (*Store, error) {
+	var db *bun.DB
+	switch dialect {
+	case "sqlite":
+		// A first start needs no setup: create the folder the file lives in.
+		if dir := filepath.Dir(config.SQLitePath(dsn)); dir != "" {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, fmt.Errorf("create database folder: %w", err)
+			}
+		}
+		sqldb, err := sql.Open("sqlite", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite: %w", err)
+		}
+		db = bun.NewDB(sqldb, sqlitedialect.New())
+	case "postgres":
+		sqldb := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(dsn)))
+		sqldb.SetMaxOpenConns(20)
+		sqldb.SetMaxIdleConns(20)
+		db = bun.NewDB(sqldb, pgdialect.New())
+	default:
+		return nil, fmt.Errorf("unknown database dialect %q", dialect)
+	}
+	s := &Store{DB: db, Dialect: dialect, Clock: clock, log: log}
+	if err := s.verify(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// verify fails when SQLite ignored a pragma (a misspelt pragma in a DSN is silently dropped)
+// or the database cannot be reached.
+func (s *Store) verify(ctx context.Context) error {
+	if err := s.DB.PingContext(ctx); err != nil {
+		return fmt.Errorf("connect to database: %w", err)
+	}
+	if s.Dialect != "sqlite" {
+		return nil
+	}
+	// Pragmas are per connection: check them inside one.
+	conn, err := s.DB.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("connect to database: %w", err)
+	}
+	defer conn.Close()
+	p, err := readPragmas(ctx, conn)
+	if err != nil {
+		return err
+	}
+	if p.JournalMode != "wal" || p.ForeignKeys != 1 || p.BusyTimeout < 1000 {
+		return fmt.Errorf("sqlite pragmas not applied (journal_mode=%s foreign_keys=%d busy_timeout=%d): check DATABASE_URL",
+			p.JournalMode, p.ForeignKeys, p.BusyTimeout)
+	}
+	return nil
+}
+
+// Pragmas are the SQLite settings Mailer relies on.
+type Pragmas struct {
+	JournalMode string
+	ForeignKeys int
+	BusyTimeout int
+	Synchronous int
+}
+
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func readPragmas(ctx context.Context, q queryer) (Pragmas, error) {
+	var p Pragmas
+	for _, r := range []struct {
+		sql  string
+		dest any
+	}{
+		{"PRAGMA journal_mode", &p.JournalMode},
+		{"PRAGMA foreign_keys", &p.ForeignKeys},
+		{"PRAGMA busy_timeout", &p.BusyTimeout},
+		{"PRAGMA synchronous", &p.Synchronous},
+	} {
+		if err := q.QueryRowContext(ctx, r.sql).Scan(r.dest); err != nil {
+			return p, fmt.Errorf("%s: %w", r.sql, err)
+		}
+	}
+	p.JournalMode = strings.ToLower(p.JournalMode)
+	return p, nil
+}
+
+// Pragmas reads the SQLite settings of one pooled connection.
+func (s *Store) Pragmas(ctx context.Context) (Pragmas, error) {
+	if s.Dialect != "sqlite" {
+		return Pragmas{}, errors.New("pragmas exist on sqlite only")
+	}
+	return readPragmas(ctx, s.DB)
+}
+
+// Migrate applies every embedded migration of the store's dialect that has not run yet.
+// It returns the names of the migrations it applied.
+func (s *Store) Migrate(ctx context.Context) ([]string, error) {
+	migrations := migrate.NewMigrations()
+	if err := migrations.Discover(db.Migrations(s.Dialect)); err != nil {
+		return nil, fmt.Errorf("read migrations: %w", err)
+	}
+	m := migrate.NewMigrator(s.DB, migrations, migrate.WithMarkAppliedOnSuccess(true))
+	if err := m.Init(ctx); err != nil {
+		return nil, fmt.Errorf("init migrations: %w", err)
+	}
+	if err := m.Lock(ctx); err != nil {
+		return nil, fmt.Errorf("lock migrations: %w", err)
+	}
+	defer m.Unlock(ctx) //nolint:errcheck
+	group, err := m.Migrate(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	var names []string
+	if !group.IsZero() {
+		for _, mg := range group.Migrations {
+			names = append(names, mg.Name)
+		}
+		s.log.Info("migrations applied", "group", group.ID, "count", len(names))
+	}
+	return names, nil
+}
+
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.DB.PingContext(ctx) }
+
+// Close releases the connection pool.
+func (s *Store) Close() error { return s.DB.Close() }

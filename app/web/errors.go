@@ -1,0 +1,77 @@
+package web
+
+import (
+	"errors"
+
+	"github.com/gofiber/fiber/v2"
+
+	"mailer/app/mailing"
+	"mailer/views/pages"
+)
+
+// handleError is the single place where an error becomes an HTTP status and a page. Details
+// of unexpected errors go to the log with the request id; the user sees the id only.
+func (s *Server) handleError(c *fiber.Ctx, err error) error {
+	status, msgID := fiber.StatusInternalServerError, "error.internal"
+	var fe *fiber.Error
+	switch {
+	case errors.Is(err, errCSRF):
+		status, msgID = fiber.StatusForbidden, "error.csrf"
+	case errors.As(err, &fe):
+		status = fe.Code
+		msgID = statusMessage(fe.Code)
+	default:
+		switch mailing.ErrorCode(err) {
+		case mailing.ENOTFOUND:
+			status, msgID = fiber.StatusNotFound, "error.not_found"
+		case mailing.EFORBIDDEN:
+			status, msgID = fiber.StatusForbidden, "error.forbidden"
+		case mailing.EINVALID, mailing.ECONFLICT:
+			status, msgID = fiber.StatusUnprocessableEntity, "error.bad_request"
+		case mailing.ERATELIMIT:
+			status, msgID = fiber.StatusTooManyRequests, "error.rate_limited"
+		case mailing.EUNAUTHORIZED:
+			return c.Redirect("/login", fiber.StatusSeeOther)
+		}
+	}
+	if status >= 500 {
+		s.Log.Error("request failed", "request_id", requestIDOf(c), "method", c.Method(),
+			"path", loggablePath(c), "err", err)
+	}
+	c.Response().Reset()
+	c.Set("X-Request-ID", requestIDOf(c))
+	securityHeaders(c) //nolint:errcheck // only sets headers; c.Next is a no-op here
+	if isPartial(c) {
+		// HTMX does not swap error responses into the target: show the message as a flash.
+		c.Set("HX-Retarget", "#flashes")
+		c.Set("HX-Reswap", "innerHTML")
+	}
+	c.Status(status)
+	return s.render(c, View{
+		Title:   s.t(c, msgID),
+		Content: pages.Error(status, s.t(c, msgID)),
+		Partial: pages.ErrorFlash(s.t(c, msgID)),
+		Status:  status,
+	})
+}
+
+func statusMessage(code int) string {
+	switch code {
+	case fiber.StatusNotFound, fiber.StatusMethodNotAllowed:
+		return "error.not_found"
+	case fiber.StatusForbidden:
+		return "error.forbidden"
+	case fiber.StatusRequestEntityTooLarge:
+		return "error.too_large"
+	case fiber.StatusTooManyRequests:
+		return "error.rate_limited"
+	case fiber.StatusServiceUnavailable:
+		return "error.unavailable"
+	}
+	if code >= 400 && code < 500 {
+		return "error.bad_request"
+	}
+	return "error.internal"
+}
+
+func (s *Server) notFound(c *fiber.Ctx) error { return fiber.ErrNotFound }

@@ -1,0 +1,79 @@
+// Package web is Mailer's HTTP face: Fiber serving templ components, enhanced with HTMX.
+// Every route is registered in routes.go; handlers parse, call a service and render, and
+// whether a response is a full page or an HTMX partial is decided in render.go alone.
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"mailer/app/config"
+	"mailer/app/i18n"
+	"mailer/app/mail"
+	"mailer/app/mailing"
+	"mailer/app/store"
+	"mailer/app/tasks"
+)
+
+// Deps are everything the web layer needs, passed in explicitly.
+type Deps struct {
+	Config  config.Config
+	Store   *store.Store
+	Redis   *tasks.Redis
+	Catalog *i18n.Catalog
+	Mail    mail.Sender
+	Clock   mailing.Clock
+	Log     *slog.Logger
+}
+
+// Server is the Fiber application with its dependencies.
+type Server struct {
+	Deps
+	app *fiber.App
+}
+
+// Request bodies are capped here; routes that take uploads raise their own limit.
+const (
+	bodyLimit       = 1 << 20
+	uploadBodyLimit = 10 << 20
+)
+
+// New builds the server and registers every route.
+func New(d Deps) *Server {
+	s := &Server{Deps: d}
+	s.app = fiber.New(fiber.Config{
+		// Values from Params/FormValue are otherwise reused after the handler returns.
+		Immutable:             true,
+		DisableStartupMessage: true,
+		ErrorHandler:          s.handleError,
+		// Fiber's limit is global: it is set to the largest upload and each route is held
+		// to its own limit by the limitBody middleware.
+		BodyLimit:    uploadBodyLimit + 64<<10,
+		ReadTimeout:  30 * time.Second,
+		WriteTimeout: 60 * time.Second,
+		IdleTimeout:  120 * time.Second,
+		// Behind a proxy the operator puts X-Forwarded-For in front; rate limits key on it.
+		ProxyHeader: fiber.HeaderXForwardedFor,
+	})
+	s.routes()
+	return s
+}
+
+// App exposes the Fiber app for tests that use app.Test.
+func (s *Server) App() *fiber.App { return s.app }
+
+// Serve answers on ln until ctx ends, then drains in-flight requests.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.app.Listener(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		return s.app.ShutdownWithTimeout(10 * time.Second)
+	}
+}

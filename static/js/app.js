@@ -1,0 +1,74 @@
+// Mailer UI page glue. Loaded as an external file because the CSP forbids
+// inline scripts and inline event handler attributes.
+(function () {
+  "use strict";
+
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") : null;
+  }
+
+  // Send the CSRF token with every htmx request.
+  document.addEventListener("htmx:configRequest", function (evt) {
+    var token = csrfToken();
+    if (token) {
+      evt.detail.headers["X-CSRF-Token"] = token;
+    }
+  });
+
+  // 422 Unprocessable Entity carries a re-rendered form with field errors:
+  // let htmx swap it in instead of treating it as an error.
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    if (evt.detail.xhr && evt.detail.xhr.status === 422) {
+      evt.detail.shouldSwap = true;
+      evt.detail.isError = false;
+    }
+  });
+
+  // While an htmx request from a form is in flight, disable its submit
+  // buttons and mark them busy (Pico shows a spinner for aria-busy).
+  function formOf(elt) {
+    if (!elt) return null;
+    if (elt.tagName === "FORM") return elt;
+    return elt.form || (elt.closest ? elt.closest("form") : null);
+  }
+
+  function submitButtons(form) {
+    return form.querySelectorAll(
+      'button[type="submit"], button:not([type]), input[type="submit"]'
+    );
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (evt) {
+    var form = formOf(evt.detail.elt);
+    if (!form) return;
+    submitButtons(form).forEach(function (btn) {
+      if (btn.disabled) return; // leave buttons that were already disabled
+      btn.disabled = true;
+      btn.setAttribute("aria-busy", "true");
+      btn.setAttribute("data-app-busy", "");
+    });
+  });
+
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    var form = formOf(evt.detail.elt);
+    if (!form) return;
+    form.querySelectorAll("[data-app-busy]").forEach(function (btn) {
+      btn.disabled = false;
+      btn.removeAttribute("aria-busy");
+      btn.removeAttribute("data-app-busy");
+    });
+  });
+
+  // Confirm before a plain (non-htmx) submit of <form data-confirm="...">.
+  // htmx-handled submits have already been default-prevented by htmx by the
+  // time the event bubbles here; hx-confirm covers that path.
+  document.addEventListener("submit", function (evt) {
+    var form = evt.target;
+    if (evt.defaultPrevented || !form || form.tagName !== "FORM") return;
+    var message = form.getAttribute("data-confirm");
+    if (message && !window.confirm(message)) {
+      evt.preventDefault();
+    }
+  });
+})();

@@ -21,13 +21,13 @@ func (SystemClock) Now() time.Time { return time.Now().UTC() }
 
 // Error codes shared by every layer; the web layer maps them to HTTP statuses in one place.
 const (
-	ENOTFOUND     = "not_found"     // the object does not exist or is not the caller's
-	EFORBIDDEN    = "forbidden"     // the caller may see the object but not do this
-	EINVALID      = "invalid"       // the input breaks a rule; Fields says which
-	ECONFLICT     = "conflict"      // the input collides with existing data
-	EUNAUTHORIZED = "unauthorized"  // the caller must sign in
-	ERATELIMIT    = "rate_limited"  // too many attempts
-	EINTERNAL     = "internal"      // anything else; never shown in detail
+	ENOTFOUND     = "not_found"    // the object does not exist or is not the caller's
+	EFORBIDDEN    = "forbidden"    // the caller may see the object but not do this
+	EINVALID      = "invalid"      // the input breaks a rule; Fields says which
+	ECONFLICT     = "conflict"     // the input collides with existing data
+	EUNAUTHORIZED = "unauthorized" // the caller must sign in
+	ERATELIMIT    = "rate_limited" // too many attempts
+	EINTERNAL     = "internal"     // anything else; never shown in detail
 )
 
 // Error is a domain error with a code the caller can act on and a message key safe to show.

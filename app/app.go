@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 
+	"mailer/app/auth"
 	"mailer/app/config"
 	"mailer/app/i18n"
 	"mailer/app/mail"
@@ -29,6 +30,8 @@ type App struct {
 	Mail    mail.Sender
 	Web     *web.Server
 	Worker  *tasks.Worker
+	Auth    *auth.Service
+	Limiter *auth.Limiter
 
 	closers []io.Closer
 }
@@ -85,9 +88,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 			return nil, err
 		}
 	}
+	a.Limiter = &auth.Limiter{Redis: a.Redis.Client}
+	a.Auth = &auth.Service{Store: a.Store, Mail: a.Mail, Catalog: a.Catalog, Config: cfg, Limiter: a.Limiter, Log: log}
 	a.Web = web.New(web.Deps{
 		Config: cfg, Store: a.Store, Redis: a.Redis, Catalog: a.Catalog,
 		Mail: a.Mail, Clock: a.Clock, Log: log,
+		Auth: a.Auth, Providers: auth.NewProviders(cfg, log), Limiter: a.Limiter,
 	})
 	if opts.Store == nil {
 		a.closers = append(a.closers, a.Store)
@@ -114,6 +120,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 func (a *App) Close() {
 	if a.Worker != nil {
 		a.Worker.Shutdown()
+	}
+	if a.Auth != nil {
+		a.Auth.Close()
 	}
 	for i := len(a.closers) - 1; i >= 0; i-- {
 		a.closers[i].Close()

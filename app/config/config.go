@@ -12,15 +12,19 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
 
 // Config is everything the binaries read from the environment.
 type Config struct {
-	Addr    string
-	BaseURL *url.URL
-	DataDir string
+	Addr string
+	// ProxyHeader names the header a trusted reverse proxy puts the client's IP in
+	// (e.g. X-Forwarded-For); empty means the connection's address is the client's.
+	ProxyHeader string
+	BaseURL     *url.URL
+	DataDir     string
 
 	// DatabaseURL is the resolved DSN; Dialect is "sqlite" or "postgres".
 	DatabaseURL string
@@ -41,6 +45,42 @@ type Config struct {
 
 	DefaultLanguage string
 	DefaultTimezone *time.Location
+
+	// Rate limits on sign-in, sign-up and password reset, each applied per IP and per account.
+	RateLogin    Rate
+	RateRegister Rate
+	RateReset    Rate
+
+	// OAuth / OpenID Connect providers; each is offered only when configured.
+	GitHubKey, GitHubSecret string
+	GoogleKey, GoogleSecret string
+	OIDCDiscoveryURL        string
+	OIDCClientID            string
+	OIDCClientSecret        string
+}
+
+// Rate is N attempts per window; N = 0 disables the limit.
+type Rate struct {
+	N   int
+	Per time.Duration
+}
+
+func (r Rate) String() string { return fmt.Sprintf("%d/%s", r.N, r.Per) }
+
+func parseRate(name, v string) (Rate, error) {
+	n, per, ok := strings.Cut(v, "/")
+	r := Rate{}
+	var err error
+	if ok {
+		r.N, err = strconv.Atoi(n)
+		if err == nil {
+			r.Per, err = time.ParseDuration(per)
+		}
+	}
+	if !ok || err != nil || r.N < 0 || r.Per <= 0 {
+		return Rate{}, fmt.Errorf("%s must look like 10/1m (attempts per duration), got %q", name, v)
+	}
+	return r, nil
 }
 
 // Languages the UI is translated into; the first is the fallback of last resort.
@@ -56,10 +96,11 @@ func Load(getenv func(string) string) (Config, error) {
 		return def
 	}
 	cfg := Config{
-		Addr:     get("ADDR", ":8080"),
-		DataDir:  get("DATA_DIR", "./data"),
-		RedisURL: get("REDIS_URL", ""),
-		SMTPURL:  get("SMTP_URL", ""),
+		Addr:        get("ADDR", ":8080"),
+		ProxyHeader: get("PROXY_HEADER", ""),
+		DataDir:     get("DATA_DIR", "./data"),
+		RedisURL:    get("REDIS_URL", ""),
+		SMTPURL:     get("SMTP_URL", ""),
 	}
 
 	base, err := url.Parse(get("BASE_URL", "http://localhost:8080"))
@@ -77,7 +118,7 @@ func Load(getenv func(string) string) (Config, error) {
 	if cfg.RedisURL != "" {
 		u, err := url.Parse(cfg.RedisURL)
 		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
-			return Config{}, fmt.Errorf("REDIS_URL must look like redis://host:6379/0, got %q", cfg.RedisURL)
+			return Config{}, fmt.Errorf("REDIS_URL must look like redis://host:6379/0, got %q", redact(cfg.RedisURL))
 		}
 	}
 	if cfg.SMTPURL != "" {
@@ -116,6 +157,31 @@ func Load(getenv func(string) string) (Config, error) {
 	cfg.DefaultTimezone, err = time.LoadLocation(tz)
 	if err != nil {
 		return Config{}, fmt.Errorf("DEFAULT_TIMEZONE is not a known time zone: %q", tz)
+	}
+	for _, r := range []struct {
+		name, def string
+		dst       *Rate
+	}{
+		{"RATE_LIMIT_LOGIN", "10/1m", &cfg.RateLogin},
+		{"RATE_LIMIT_REGISTER", "5/10m", &cfg.RateRegister},
+		{"RATE_LIMIT_RESET", "5/10m", &cfg.RateReset},
+	} {
+		if *r.dst, err = parseRate(r.name, get(r.name, r.def)); err != nil {
+			return Config{}, err
+		}
+	}
+
+	cfg.GitHubKey, cfg.GitHubSecret = get("OAUTH_GITHUB_KEY", ""), get("OAUTH_GITHUB_SECRET", "")
+	cfg.GoogleKey, cfg.GoogleSecret = get("OAUTH_GOOGLE_KEY", ""), get("OAUTH_GOOGLE_SECRET", "")
+	cfg.OIDCDiscoveryURL = get("OIDC_DISCOVERY_URL", "")
+	cfg.OIDCClientID, cfg.OIDCClientSecret = get("OIDC_CLIENT_ID", ""), get("OIDC_CLIENT_SECRET", "")
+	for _, pair := range [][2]string{{"OAUTH_GITHUB_KEY", "OAUTH_GITHUB_SECRET"}, {"OAUTH_GOOGLE_KEY", "OAUTH_GOOGLE_SECRET"}, {"OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"}} {
+		if (getenv(pair[0]) == "") != (getenv(pair[1]) == "") {
+			return Config{}, fmt.Errorf("%s and %s must be set together", pair[0], pair[1])
+		}
+	}
+	if (cfg.OIDCDiscoveryURL == "") != (cfg.OIDCClientID == "") {
+		return Config{}, errors.New("OIDC_DISCOVERY_URL and OIDC_CLIENT_ID/OIDC_CLIENT_SECRET must be set together")
 	}
 	return cfg, nil
 }
@@ -166,12 +232,18 @@ func SQLitePath(dsn string) string {
 	return p
 }
 
+// redact hides credentials in a URL for error messages, also when the URL does not parse.
 func redact(raw string) string {
-	if u, err := url.Parse(raw); err == nil && u.User != nil {
-		u.User = url.User("***")
+	if u, err := url.Parse(raw); err == nil {
+		if u.User != nil {
+			u.User = url.User("***")
+		}
 		return u.String()
 	}
-	return raw
+	if i, j := strings.Index(raw, "://"), strings.LastIndexByte(raw, '@'); i >= 0 && j > i {
+		return raw[:i+3] + "***" + raw[j:]
+	}
+	return "<unparseable URL>"
 }
 
 // LoadSecretKey fills SecretKey, generating one into DATA_DIR on first use.

@@ -29,7 +29,12 @@ const (
 // pageState prepares what every page needs: the language, the CSRF token and pending flashes.
 // After the handler it keeps flashes that were not shown for the next page.
 func (s *Server) pageState(c *fiber.Ctx) error {
-	lang := s.Catalog.Negotiate(c.Cookies(cookieLang), c.Get(fiber.HeaderAcceptLanguage), s.Config.DefaultLanguage)
+	u := s.loadUser(c)
+	chosen := c.Cookies(cookieLang)
+	if chosen == "" && u != nil {
+		chosen = u.Language
+	}
+	lang := s.Catalog.Negotiate(chosen, c.Get(fiber.HeaderAcceptLanguage), s.Config.DefaultLanguage)
 
 	csrfSeed := c.Cookies(cookieCSRF)
 	if !validSeed(csrfSeed) {
@@ -42,6 +47,7 @@ func (s *Server) pageState(c *fiber.Ctx) error {
 		RequestID: requestIDOf(c),
 		Path:      string(c.Request().URI().RequestURI()),
 		ShowNav:   true,
+		User:      viewUser(u),
 	}
 	var stored []viewctx.Flash
 	if v := c.Cookies(cookieFlash); v != "" {
@@ -126,6 +132,9 @@ func (s *Server) newCSRFSeed(c *fiber.Ctx) string {
 	seed := base64.RawURLEncoding.EncodeToString(buf)
 	s.setCookie(c, cookieCSRF, seed, 0)
 	c.Request().Header.SetCookie(cookieCSRF, seed)
+	if p, ok := c.Locals(localPage).(*viewctx.Page); ok {
+		p.CSRF = s.csrfToken(seed)
+	}
 	return seed
 }
 

@@ -84,3 +84,5 @@ func etagMatches(header, etag string) bool {
 	}
 	return false
 }
+
+type templComponent = templ.Component

@@ -20,5 +20,21 @@ func (s *Server) routes() {
 	app.Get("/", s.home)
 	app.Post("/lang", s.switchLanguage)
 
+	// Accounts.
+	app.Get("/register", s.registerPage)
+	app.Post("/register", s.register)
+	app.Get("/confirm/:token", s.confirm)
+	app.Get("/login", s.loginPage)
+	app.Post("/login", s.login)
+	app.Post("/logout", s.logout)
+	app.Get("/password/reset", s.resetRequestPage)
+	app.Post("/password/reset", s.resetRequest)
+	app.Get("/password/reset/:token", s.resetPage)
+	app.Post("/password/reset/:token", s.reset)
+	app.Get("/account/password", s.requireUser, s.changePasswordPage)
+	app.Post("/account/password", s.requireUser, s.changePassword)
+	app.Get("/auth/:provider", s.oauthStart)
+	app.Get("/auth/:provider/callback", s.oauthCallback)
+
 	app.Use(s.notFound)
 }

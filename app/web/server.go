@@ -11,6 +11,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"mailer/app/auth"
 	"mailer/app/config"
 	"mailer/app/i18n"
 	"mailer/app/mail"
@@ -28,6 +29,10 @@ type Deps struct {
 	Mail    mail.Sender
 	Clock   mailing.Clock
 	Log     *slog.Logger
+
+	Auth      *auth.Service
+	Providers *auth.Providers
+	Limiter   *auth.Limiter
 }
 
 // Server is the Fiber application with its dependencies.
@@ -56,8 +61,9 @@ func New(d Deps) *Server {
 		ReadTimeout:  30 * time.Second,
 		WriteTimeout: 60 * time.Second,
 		IdleTimeout:  120 * time.Second,
-		// Behind a proxy the operator puts X-Forwarded-For in front; rate limits key on it.
-		ProxyHeader: fiber.HeaderXForwardedFor,
+		// Only a proxy the operator runs may name the client's address: trusting the header
+		// by default would let anyone dodge per-IP rate limits.
+		ProxyHeader: d.Config.ProxyHeader,
 	})
 	s.routes()
 	return s

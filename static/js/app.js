@@ -16,10 +16,12 @@
     }
   });
 
-  // 422 Unprocessable Entity carries a re-rendered form with field errors:
-  // let htmx swap it in instead of treating it as an error.
+  // 422 (a form with field errors) and 429 (a form with the rate-limit message) carry
+  // content to show, and so does any error the server retargets to the flash region:
+  // let htmx swap them in instead of dropping them.
   document.addEventListener("htmx:beforeSwap", function (evt) {
-    if (evt.detail.xhr && evt.detail.xhr.status === 422) {
+    var xhr = evt.detail.xhr;
+    if (xhr && (xhr.status === 422 || xhr.status === 429 || xhr.getResponseHeader("HX-Retarget"))) {
       evt.detail.shouldSwap = true;
       evt.detail.isError = false;
     }

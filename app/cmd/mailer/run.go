@@ -33,13 +33,15 @@ commands:
   serve [--with-worker]   run the web server (the default); with an embedded Redis it also runs the worker
   migrate                 apply database migrations and exit
   healthcheck             exit 0 when the local server's /healthz answers 200 (for containers)
+  user SUBCOMMAND         manage accounts: create --email E [--manager] (password on stdin, else
+                          generated and printed), promote E, block E, unblock E
   help                    print this text
 
 configuration comes from environment variables; see README.md`
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
 	cmd := "serve"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || !strings.HasPrefix(args[0], "-")) {
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
@@ -52,6 +54,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return migrate(ctx, args, getenv, stdout)
 	case "healthcheck":
 		return healthcheck(ctx, getenv)
+	case "user":
+		return userCmd(ctx, args, getenv, stdin, stdout)
 	}
 	return fmt.Errorf("unknown command %q (try: mailer help)", cmd)
 }

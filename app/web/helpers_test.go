@@ -1,0 +1,132 @@
+package web_test
+
+import (
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"mailer/app/testutil"
+)
+
+// browser is an HTTP client with cookies that remembers the last CSRF token it saw.
+type browser struct {
+	t    *testing.T
+	srv  *testutil.Server
+	c    *http.Client
+	csrf string
+}
+
+func newBrowser(t *testing.T, srv *testutil.Server) *browser {
+	return &browser{t: t, srv: srv, c: srv.Client(t)}
+}
+
+type response struct {
+	*http.Response
+	Body string
+}
+
+func (b *browser) do(req *http.Request) response {
+	b.t.Helper()
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if tok := testutil.CSRFToken(string(body)); tok != "" {
+		b.csrf = tok
+	}
+	return response{resp, string(body)}
+}
+
+// get loads a page (refreshing the CSRF token from it).
+func (b *browser) get(path string, header ...string) response {
+	b.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, b.srv.URL+path, nil)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	return b.do(req)
+}
+
+// post submits a form with the CSRF token, loading a page first if none is known.
+func (b *browser) post(path string, form url.Values, header ...string) response {
+	b.t.Helper()
+	if b.csrf == "" {
+		b.get("/login")
+	}
+	if form == nil {
+		form = url.Values{}
+	}
+	if form.Get("_csrf") == "" {
+		form.Set("_csrf", b.csrf)
+	}
+	return b.postRaw(path, form, header...)
+}
+
+// postRaw submits a form exactly as given (no CSRF token added).
+func (b *browser) postRaw(path string, form url.Values, header ...string) response {
+	b.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, b.srv.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	return b.do(req)
+}
+
+func (b *browser) cookie(name string) string {
+	u, _ := url.Parse(b.srv.URL)
+	for _, c := range b.c.Jar.Cookies(u) {
+		if c.Name == name {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+var linkRE = regexp.MustCompile(`http://[^\s]+/(confirm|password/reset)/[A-Za-z0-9_-]+`)
+
+// linkIn returns the confirmation or reset link in an email body.
+func linkIn(t *testing.T, text string) string {
+	t.Helper()
+	m := linkRE.FindString(text)
+	if m == "" {
+		t.Fatalf("no link in email:\n%s", text)
+	}
+	return m
+}
+
+// pathOf strips the server part of a link.
+func pathOf(link string) string {
+	u, _ := url.Parse(link)
+	return u.Path
+}
+
+// smtpServer starts a server whose mail goes through a real SMTP server in the test.
+func smtpServer(t *testing.T, env map[string]string) (*testutil.Server, *testutil.SMTPServer) {
+	sink := testutil.StartSMTP(t)
+	if env == nil {
+		env = map[string]string{}
+	}
+	env["SMTP_URL"] = sink.URL()
+	return testutil.StartServer(t, testutil.ServerOptions{Env: env}), sink
+}
+
+// signUp registers and confirms an account through its emailed link, leaving b signed in.
+func signUp(t *testing.T, b *browser, sink *testutil.SMTPServer, email, password string) {
+	t.Helper()
+	before := sink.Count()
+	if r := b.post("/register", url.Values{"email": {email}, "password": {password}}); r.StatusCode != 200 {
+		t.Fatalf("register %s: %d %.300s", email, r.StatusCode, r.Body)
+	}
+	msgs := sink.WaitFor(t, before+1, 10*time.Second)
+	link := linkIn(t, msgs[len(msgs)-1].Text)
+	if r := b.get(pathOf(link)); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("confirm: %d", r.StatusCode)
+	}
+}

@@ -2,6 +2,12 @@ package auth
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
 	"log/slog"
 	"sort"
 
@@ -34,15 +40,21 @@ const (
 func NewProviders(cfg config.Config, log *slog.Logger) *Providers {
 	p := &Providers{byName: map[string]goth.Provider{}}
 	cb := func(name string) string { return cfg.BaseURL.String() + "/auth/" + name + "/callback" }
+	// goth falls back to http.DefaultClient, which never times out: a provider that stops
+	// answering would hold requests (and, for discovery, the start) forever.
+	client := &http.Client{Timeout: 10 * time.Second}
 	if cfg.GitHubKey != "" {
-		p.byName[ProviderGitHub] = github.New(cfg.GitHubKey, cfg.GitHubSecret, cb(ProviderGitHub), "user:email")
+		gh := github.New(cfg.GitHubKey, cfg.GitHubSecret, cb(ProviderGitHub), "user:email")
+		gh.HTTPClient = client
+		p.byName[ProviderGitHub] = gh
 	}
 	if cfg.GoogleKey != "" {
-		p.byName[ProviderGoogle] = google.New(cfg.GoogleKey, cfg.GoogleSecret, cb(ProviderGoogle), "email", "profile")
+		g := google.New(cfg.GoogleKey, cfg.GoogleSecret, cb(ProviderGoogle), "email", "profile")
+		g.HTTPClient = client
+		p.byName[ProviderGoogle] = g
 	}
 	if cfg.OIDCDiscoveryURL != "" {
-		oidc, err := openidConnect.New(cfg.OIDCClientID, cfg.OIDCClientSecret, cb(ProviderOIDC), cfg.OIDCDiscoveryURL,
-			"openid", "email", "profile")
+		oidc, err := newOIDC(client, cfg, cb(ProviderOIDC))
 		if err != nil {
 			log.Error("OpenID Connect provider unavailable", "discovery_url", cfg.OIDCDiscoveryURL, "err", err)
 		} else {
@@ -50,6 +62,39 @@ func NewProviders(cfg config.Config, log *slog.Logger) *Providers {
 		}
 	}
 	return p
+}
+
+// newOIDC reads the discovery document with a bounded client, then builds goth's provider
+// from its endpoints.
+func newOIDC(client *http.Client, cfg config.Config, callback string) (*openidConnect.Provider, error) {
+	resp, err := client.Get(cfg.OIDCDiscoveryURL)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("discovery answered %s", resp.Status)
+	}
+	var d struct {
+		Issuer   string `json:"issuer"`
+		Auth     string `json:"authorization_endpoint"`
+		Token    string `json:"token_endpoint"`
+		UserInfo string `json:"userinfo_endpoint"`
+		EndSess  string `json:"end_session_endpoint"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&d); err != nil {
+		return nil, fmt.Errorf("discovery document: %w", err)
+	}
+	if d.Issuer == "" || d.Auth == "" || d.Token == "" {
+		return nil, errors.New("discovery document lacks issuer, authorization or token endpoint")
+	}
+	p, err := openidConnect.NewCustomisedURL(cfg.OIDCClientID, cfg.OIDCClientSecret, callback,
+		d.Auth, d.Token, d.Issuer, d.UserInfo, d.EndSess, "openid", "email", "profile")
+	if err != nil {
+		return nil, err
+	}
+	p.HTTPClient = client
+	return p, nil
 }
 
 // Get returns a configured provider.
@@ -86,6 +131,10 @@ func (s *Service) OAuthSignIn(ctx context.Context, provider string, gu goth.User
 		return u, nil
 	} else if mailing.ErrorCode(err) != mailing.ENOTFOUND {
 		return nil, err
+	}
+	// A provider may pass on an address it never verified; such an address is not proof.
+	if v, ok := gu.RawData["email_verified"].(bool); ok && !v {
+		return nil, &mailing.Error{Code: mailing.EINVALID, Message: "auth.oauth_no_email"}
 	}
 	email, ok := mailing.NormalizeEmail(gu.Email)
 	if !ok {

@@ -68,8 +68,8 @@ func (s *Server) oauthCallback(c *fiber.Ctx) error {
 	if err != nil {
 		return fail("auth.oauth_failed")
 	}
-	params := url.Values{}
-	c.Context().QueryArgs().VisitAll(func(k, v []byte) { params.Add(string(k), string(v)) })
+	// Only the code: goth would honour a redirect_uri or code_verifier smuggled into the query.
+	params := url.Values{"code": {c.Query("code")}}
 	if _, err := sess.Authorize(prov, params); err != nil {
 		s.Log.Info("oauth code exchange failed", "provider", name, "err", err)
 		return fail("auth.oauth_failed")

@@ -7,6 +7,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"sort"
 	"strings"
 	"text/template"
@@ -14,8 +15,37 @@ import (
 	"golang.org/x/text/language"
 )
 
-//go:embed locales/*.json
+// Catalogues are split by area (locales/<lang>/<area>.json) so each part of the UI keeps
+// its strings together; a key may appear in one file of a language only.
+//
+//go:embed locales
 var locales embed.FS
+
+// readCatalogue merges every file of one language.
+func readCatalogue(lang string) (map[string]string, error) {
+	files, err := fs.Glob(locales, "locales/"+lang+"/*.json")
+	if err != nil || len(files) == 0 {
+		return nil, fmt.Errorf("catalogue %s: no files", lang)
+	}
+	all := map[string]string{}
+	for _, f := range files {
+		b, err := locales.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		var m map[string]string
+		if err := json.Unmarshal(b, &m); err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		for k, v := range m {
+			if _, dup := all[k]; dup {
+				return nil, fmt.Errorf("%s: key %s is defined in another file too", f, k)
+			}
+			all[k] = v
+		}
+	}
+	return all, nil
+}
 
 // Catalog holds every language's messages.
 type Catalog struct {
@@ -31,13 +61,9 @@ func Load(langs []string) (*Catalog, error) {
 	tags := make([]language.Tag, len(langs))
 	for i, lang := range langs {
 		tags[i] = language.MustParse(lang)
-		b, err := locales.ReadFile("locales/" + lang + ".json")
+		m, err := readCatalogue(lang)
 		if err != nil {
-			return nil, fmt.Errorf("catalogue %s: %w", lang, err)
-		}
-		var m map[string]string
-		if err := json.Unmarshal(b, &m); err != nil {
-			return nil, fmt.Errorf("catalogue %s: %w", lang, err)
+			return nil, err
 		}
 		c.raw[lang] = m
 		c.messages[lang] = make(map[string]*template.Template, len(m))

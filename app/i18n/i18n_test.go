@@ -2,7 +2,6 @@ package i18n
 
 import (
 	"context"
-	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -29,13 +28,9 @@ func load(t *testing.T) *Catalog {
 // rawCatalogue reads one embedded catalogue file as it is stored.
 func rawCatalogue(t *testing.T, lang string) map[string]string {
 	t.Helper()
-	b, err := locales.ReadFile("locales/" + lang + ".json")
+	m, err := readCatalogue(lang)
 	if err != nil {
 		t.Fatal(err)
-	}
-	var m map[string]string
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatalf("%s.json: %v", lang, err)
 	}
 	return m
 }

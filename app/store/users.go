@@ -126,3 +126,5 @@ func (s *Store) SetUserLanguage(ctx context.Context, id int64, lang string) erro
 		Set("language = ?", lang).Set("updated_at = ?", s.now()).Where("id = ?", id).Exec(ctx)
 	return err
 }
+
+func trimLower(s string) string { return strings.ToLower(strings.TrimSpace(s)) }

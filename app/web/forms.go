@@ -37,3 +37,8 @@ func (s *Server) formErrors(c *fiber.Ctx, err error) (fields map[string]string, 
 	}
 	return fields, form, status, true
 }
+
+// invalidForm wraps per-field translation keys as a validation error.
+func invalidForm(fields map[string]string) error {
+	return &mailing.Error{Code: mailing.EINVALID, Message: "validation.form", Fields: fields}
+}

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/url"
@@ -129,4 +130,32 @@ func signUp(t *testing.T, b *browser, sink *testutil.SMTPServer, email, password
 	if r := b.get(pathOf(link)); r.StatusCode != http.StatusSeeOther {
 		t.Fatalf("confirm: %d", r.StatusCode)
 	}
+}
+
+// account creates a confirmed account through the operator's path and signs a new browser in.
+func account(t *testing.T, srv *testutil.Server, email string, manager bool) *browser {
+	t.Helper()
+	if _, err := srv.App.Auth.CreateConfirmedUser(context.Background(), email, pw, manager); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, srv)
+	if r := b.post("/login", url.Values{"email": {email}, "password": {pw}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in %s: %d", email, r.StatusCode)
+	}
+	b.get("/")
+	return b
+}
+
+var idInPath = regexp.MustCompile(`/(clients|messages|mailings)/(\d+)`)
+
+// createdID returns the id of the object a list page links to first.
+func createdID(t *testing.T, body, kind string) string {
+	t.Helper()
+	for _, m := range idInPath.FindAllStringSubmatch(body, -1) {
+		if m[1] == kind {
+			return m[2]
+		}
+	}
+	t.Fatalf("no %s link in page", kind)
+	return ""
 }

@@ -48,6 +48,12 @@ func (s *Server) pageState(c *fiber.Ctx) error {
 		Path:      string(c.Request().URI().RequestURI()),
 		ShowNav:   true,
 		User:      viewUser(u),
+		TZ:        s.Config.DefaultTimezone,
+	}
+	if u != nil && u.Timezone != "" {
+		if loc, err := time.LoadLocation(u.Timezone); err == nil {
+			p.TZ = loc
+		}
 	}
 	var stored []viewctx.Flash
 	if v := c.Cookies(cookieFlash); v != "" {

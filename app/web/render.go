@@ -86,3 +86,12 @@ func etagMatches(header, etag string) bool {
 }
 
 type templComponent = templ.Component
+
+// removed answers a delete: HTMX removes the row in place (an empty body replaces it, the
+// flash rides out of band); a plain form goes back to the list.
+func (s *Server) removed(c *fiber.Ctx, list string) error {
+	if isPartial(c) {
+		return s.render(c, View{Partial: templ.NopComponent, Content: templ.NopComponent})
+	}
+	return c.Redirect(list, fiber.StatusSeeOther)
+}

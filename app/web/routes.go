@@ -36,5 +36,16 @@ func (s *Server) routes() {
 	app.Get("/auth/:provider", s.oauthStart)
 	app.Get("/auth/:provider/callback", s.oauthCallback)
 
+	// Clients. Reads are scoped by owner (everyone's for managers); writes to one's own only.
+	clients := app.Group("/clients", s.requireUser)
+	clients.Get("/", s.clientsList)
+	clients.Get("/new", s.clientNew)
+	clients.Post("/new", s.clientCreate)
+	clients.Get("/:id<int>", s.clientView)
+	clients.Get("/:id<int>/edit", s.clientEdit)
+	clients.Post("/:id<int>/edit", s.clientUpdate)
+	clients.Get("/:id<int>/delete", s.clientDeleteConfirm)
+	clients.Post("/:id<int>/delete", s.clientDelete)
+
 	app.Use(s.notFound)
 }

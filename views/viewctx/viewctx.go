@@ -5,6 +5,7 @@ package viewctx
 
 import (
 	"context"
+	"time"
 
 	"mailer/app/i18n"
 )
@@ -18,6 +19,8 @@ type Page struct {
 	Path      string // the request's path and query, for "come back here" links
 	User      *User
 	Flashes   []Flash
+	// TZ is the user's time zone: datetimes are shown and entered in it.
+	TZ *time.Location
 	// ShowNav is false on pages that stand alone, such as error pages for anonymous users.
 	ShowNav bool
 }
@@ -50,3 +53,16 @@ func From(ctx context.Context) *Page {
 
 // T translates a message id in the request's language.
 func T(ctx context.Context, id string, data ...any) string { return i18n.T(ctx, id, data...) }
+
+// FormatTime shows t in the user's time zone.
+func FormatTime(ctx context.Context, t time.Time) string {
+	return t.In(From(ctx).Location()).Format("2006-01-02 15:04")
+}
+
+// Location is the user's time zone.
+func (p *Page) Location() *time.Location {
+	if p.TZ == nil {
+		return time.UTC
+	}
+	return p.TZ
+}

@@ -94,7 +94,9 @@ func securityHeaders(c *fiber.Ctx) error {
 func (s *Server) limitBody(max int) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		if len(c.Request().Body()) > max || c.Request().Header.ContentLength() > max {
-			if c.Route().Path == "/clients/import" && max < uploadBodyLimit {
+			// Middleware runs before routing, so the upload route is recognised by its path.
+			if c.Path() == "/clients/import" && max < uploadBodyLimit &&
+				len(c.Request().Body()) <= uploadBodyLimit && c.Request().Header.ContentLength() <= uploadBodyLimit {
 				return c.Next()
 			}
 			return fiber.ErrRequestEntityTooLarge

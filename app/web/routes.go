@@ -39,6 +39,10 @@ func (s *Server) routes() {
 	// Clients. Reads are scoped by owner (everyone's for managers); writes to one's own only.
 	clients := app.Group("/clients", s.requireUser)
 	clients.Get("/", s.clientsList)
+	clients.Get("/import", s.clientsImportPage)
+	clients.Post("/import", s.clientsImport)
+	clients.Post("/import/commit", s.clientsImportCommit)
+	clients.Get("/export.csv", s.clientsExport)
 	clients.Get("/new", s.clientNew)
 	clients.Post("/new", s.clientCreate)
 	clients.Get("/:id<int>", s.clientView)
@@ -46,6 +50,30 @@ func (s *Server) routes() {
 	clients.Post("/:id<int>/edit", s.clientUpdate)
 	clients.Get("/:id<int>/delete", s.clientDeleteConfirm)
 	clients.Post("/:id<int>/delete", s.clientDelete)
+
+	messages := app.Group("/messages", s.requireUser)
+	messages.Get("/", s.messagesList)
+	messages.Get("/new", s.messageNew)
+	messages.Post("/new", s.messageCreate)
+	messages.Get("/:id<int>", s.messageView)
+	messages.Get("/:id<int>/edit", s.messageEdit)
+	messages.Post("/:id<int>/edit", s.messageUpdate)
+	messages.Get("/:id<int>/delete", s.messageDeleteConfirm)
+	messages.Post("/:id<int>/delete", s.messageDelete)
+
+	mailings := app.Group("/mailings", s.requireUser)
+	mailings.Get("/", s.mailingsList)
+	mailings.Get("/new", s.mailingNew)
+	mailings.Post("/new", s.mailingCreate)
+	mailings.Get("/recipients", s.mailingRecipientSearch)
+	mailings.Get("/:id<int>", s.mailingView)
+	mailings.Get("/:id<int>/edit", s.mailingEdit)
+	mailings.Post("/:id<int>/edit", s.mailingUpdate)
+	mailings.Get("/:id<int>/delete", s.mailingDeleteConfirm)
+	mailings.Post("/:id<int>/delete", s.mailingDelete)
+
+	app.Get("/account", s.requireUser, s.profilePage)
+	app.Post("/account", s.requireUser, s.profileUpdate)
 
 	app.Use(s.notFound)
 }

@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"time"
 	"log/slog"
+	"net/http"
 	"sort"
+	"time"
 
 	"github.com/markbates/goth"
 	"github.com/markbates/goth/providers/github"

@@ -175,4 +175,3 @@ func normalizeSearch(q string) string {
 	}
 	return q
 }
-

@@ -128,3 +128,10 @@ func (s *Store) SetUserLanguage(ctx context.Context, id int64, lang string) erro
 }
 
 func trimLower(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// SetProfile saves a user's language and time zone.
+func (s *Store) SetProfile(ctx context.Context, id int64, lang, tz string) error {
+	_, err := s.DB.NewUpdate().Model((*mailing.User)(nil)).
+		Set("language = ?", lang).Set("timezone = ?", tz).Set("updated_at = ?", s.now()).Where("id = ?", id).Exec(ctx)
+	return err
+}

@@ -6,6 +6,17 @@ import (
 	"mailer/views/pages"
 )
 
+// home shows a visitor what Mailer is, and a signed-in user their figures: their own, or
+// the whole service's for a manager.
 func (s *Server) home(c *fiber.Ctx) error {
-	return s.render(c, View{Title: s.t(c, "nav.home"), Content: pages.Home()})
+	u := currentUser(c)
+	if u == nil {
+		return s.render(c, View{Title: "Mailer", Content: pages.Landing()})
+	}
+	counts, err := s.Store.HomeCounts(c.UserContext(), readScope(c))
+	if err != nil {
+		return err
+	}
+	v := pages.HomeView{Mailings: counts.Mailings, Running: counts.Running, Recipients: counts.Recipients, Manager: u.IsManager()}
+	return s.render(c, View{Title: s.t(c, "nav.home"), Content: pages.Home(v)})
 }

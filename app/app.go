@@ -14,6 +14,7 @@ import (
 	"mailer/app/i18n"
 	"mailer/app/mail"
 	"mailer/app/mailing"
+	"mailer/app/sending"
 	"mailer/app/store"
 	"mailer/app/tasks"
 	"mailer/app/web"
@@ -32,6 +33,8 @@ type App struct {
 	Worker  *tasks.Worker
 	Auth    *auth.Service
 	Limiter *auth.Limiter
+	Queue   *tasks.Queue
+	Engine  *sending.Engine
 
 	closers []io.Closer
 }
@@ -84,16 +87,35 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 	if a.Mail == nil {
 		if cfg.SMTPURL == "" {
 			a.Mail = mail.LogSender{Log: log.With("component", "mail")}
-		} else if a.Mail, err = mail.NewSMTPSender(cfg.SMTPURL); err != nil {
-			return nil, err
+		} else {
+			pool, err := mail.NewPool(cfg.SMTPURL, mail.PoolOptions{MaxConns: cfg.SMTPMaxConns, Timeout: cfg.SMTPTimeout})
+			if err != nil {
+				return nil, err
+			}
+			a.Mail = pool
+			owned = append(owned, pool)
+			a.closers = append(a.closers, pool)
 		}
+	}
+	a.Queue = tasks.NewQueue(a.Redis)
+	a.closers = append(a.closers, a.Queue)
+	a.Engine = &sending.Engine{
+		Store: a.Store, Sender: a.Mail, Clock: a.Clock, Log: log.With("component", "sending"), Enqueue: a.Queue,
+		WorkerID: sending.NewWorkerID("web"),
+		Options: sending.Options{
+			From: cfg.MailFrom, BaseURL: cfg.BaseURL.String(), Batch: cfg.SendBatch, Conns: cfg.SMTPMaxConns,
+			MaxTries: cfg.SendMaxTries, RetryBase: cfg.SendRetryBase, ClaimTTL: cfg.ClaimTTL,
+		},
+	}
+	if cfg.SendRate > 0 {
+		a.Engine.Limiter = &sending.RedisLimiter{Redis: a.Redis.Client, Rate: cfg.SendRate}
 	}
 	a.Limiter = &auth.Limiter{Redis: a.Redis.Client}
 	a.Auth = &auth.Service{Store: a.Store, Mail: a.Mail, Catalog: a.Catalog, Config: cfg, Limiter: a.Limiter, Log: log}
 	a.Web = web.New(web.Deps{
 		Config: cfg, Store: a.Store, Redis: a.Redis, Catalog: a.Catalog,
 		Mail: a.Mail, Clock: a.Clock, Log: log,
-		Auth: a.Auth, Providers: auth.NewProviders(cfg, log), Limiter: a.Limiter,
+		Auth: a.Auth, Providers: auth.NewProviders(cfg, log), Limiter: a.Limiter, Engine: a.Engine,
 	})
 	if opts.Store == nil {
 		a.closers = append(a.closers, a.Store)
@@ -106,7 +128,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 
 // StartWorker runs the Asynq worker and scheduler inside this process.
 func (a *App) StartWorker() error {
-	a.Worker = tasks.NewWorker(a.Redis, a.Log, tasks.WorkerOptions{})
+	a.Worker = tasks.NewWorker(a.Redis, a.Log, tasks.WorkerOptions{Concurrency: a.Config.SendConcurrency})
+	a.Worker.HandleSendRun(a.Engine)
 	return a.Worker.Start()
 }
 

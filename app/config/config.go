@@ -46,6 +46,17 @@ type Config struct {
 	DefaultLanguage string
 	DefaultTimezone *time.Location
 
+	// Sending. Defaults are fast, not throttled.
+	SMTPMaxConns    int           // SMTP connections per process
+	SMTPTimeout     time.Duration // one message's SMTP transaction
+	SendConcurrency int           // send tasks a worker runs at once
+	SendBatch       int           // deliveries claimed per step
+	SendRate        int           // messages per second across all workers; 0 = unlimited
+	SendMaxTries    int
+	SendRetryBase   time.Duration
+	ClaimTTL        time.Duration // how long a claim holds before recovery may take it back
+	RecoverInterval time.Duration
+
 	// Rate limits on sign-in, sign-up and password reset, each applied per IP and per account.
 	RateLogin    Rate
 	RateRegister Rate
@@ -158,6 +169,41 @@ func Load(getenv func(string) string) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("DEFAULT_TIMEZONE is not a known time zone: %q", tz)
 	}
+	for _, v := range []struct {
+		name string
+		def  int
+		min  int
+		dst  *int
+	}{
+		{"SMTP_MAX_CONNS", 8, 1, &cfg.SMTPMaxConns},
+		{"SEND_CONCURRENCY", 4, 1, &cfg.SendConcurrency},
+		{"SEND_BATCH", 200, 1, &cfg.SendBatch},
+		{"SEND_RATE", 0, 0, &cfg.SendRate},
+		{"SEND_MAX_TRIES", 4, 1, &cfg.SendMaxTries},
+	} {
+		n, err := strconv.Atoi(get(v.name, strconv.Itoa(v.def)))
+		if err != nil || n < v.min {
+			return Config{}, fmt.Errorf("%s must be a whole number of at least %d, got %q", v.name, v.min, getenv(v.name))
+		}
+		*v.dst = n
+	}
+	for _, v := range []struct {
+		name string
+		def  string
+		dst  *time.Duration
+	}{
+		{"SMTP_TIMEOUT", "30s", &cfg.SMTPTimeout},
+		{"SEND_RETRY_BASE", "30s", &cfg.SendRetryBase},
+		{"CLAIM_TTL", "2m", &cfg.ClaimTTL},
+		{"RECOVER_INTERVAL", "30s", &cfg.RecoverInterval},
+	} {
+		d, err := time.ParseDuration(get(v.name, v.def))
+		if err != nil || d <= 0 {
+			return Config{}, fmt.Errorf("%s must be a positive duration such as 30s, got %q", v.name, getenv(v.name))
+		}
+		*v.dst = d
+	}
+
 	for _, r := range []struct {
 		name, def string
 		dst       *Rate

@@ -29,7 +29,9 @@ func (c *Client) Validate() map[string]string {
 		errs["email"] = "validation.email"
 	}
 	c.FullName = strings.TrimSpace(c.FullName)
-	if len([]rune(c.FullName)) > 200 {
+	if strings.ContainsAny(c.FullName, "\r\n") {
+		errs["full_name"] = "validation.one_line"
+	} else if len([]rune(c.FullName)) > 200 {
 		errs["full_name"] = "validation.too_long"
 	}
 	c.NameLC = strings.ToLower(c.FullName)
@@ -68,6 +70,11 @@ func (m *Message) Validate() map[string]string {
 		errs["body"] = "validation.required"
 	} else if len(m.Body) > 256<<10 {
 		errs["body"] = "validation.too_long"
+	}
+	if len(errs) == 0 {
+		if _, _, err := ParseTemplates(m.Subject, m.Body); err != nil {
+			errs["body"] = "validation.template"
+		}
 	}
 	m.SubjectLC = strings.ToLower(m.Subject)
 	return errs

@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -42,3 +43,7 @@ func (s *Server) formErrors(c *fiber.Ctx, err error) (fields map[string]string, 
 func invalidForm(fields map[string]string) error {
 	return &mailing.Error{Code: mailing.EINVALID, Message: "validation.form", Fields: fields}
 }
+
+func asError(err error, target **mailing.Error) bool { return errors.As(err, target) }
+
+func mailingPathOf(id int64) string { return "/mailings/" + strconv.FormatInt(id, 10) }

@@ -189,4 +189,6 @@ func (s *Server) clearCookie(c *fiber.Ctx, name string) {
 		HTTPOnly: true, SameSite: fiber.CookieSameSiteLaxMode, Secure: s.Config.Secure()})
 }
 
-func withLanguage(ctx context.Context, l *i18n.Localizer) context.Context { return i18n.WithLocalizer(ctx, l) }
+func withLanguage(ctx context.Context, l *i18n.Localizer) context.Context {
+	return i18n.WithLocalizer(ctx, l)
+}

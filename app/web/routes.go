@@ -71,6 +71,10 @@ func (s *Server) routes() {
 	mailings.Post("/:id<int>/edit", s.mailingUpdate)
 	mailings.Get("/:id<int>/delete", s.mailingDeleteConfirm)
 	mailings.Post("/:id<int>/delete", s.mailingDelete)
+	mailings.Post("/:id<int>/send", s.mailingSend)
+	mailings.Post("/:id<int>/resend", s.mailingResend)
+	mailings.Get("/:id<int>/progress", s.mailingProgress)
+	mailings.Get("/:id<int>/attempts", s.mailingAttempts)
 
 	app.Get("/account", s.requireUser, s.profilePage)
 	app.Post("/account", s.requireUser, s.profileUpdate)

@@ -16,6 +16,7 @@ import (
 	"mailer/app/i18n"
 	"mailer/app/mail"
 	"mailer/app/mailing"
+	"mailer/app/sending"
 	"mailer/app/store"
 	"mailer/app/tasks"
 )
@@ -33,6 +34,7 @@ type Deps struct {
 	Auth      *auth.Service
 	Providers *auth.Providers
 	Limiter   *auth.Limiter
+	Engine    *sending.Engine
 }
 
 // Server is the Fiber application with its dependencies.

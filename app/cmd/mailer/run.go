@@ -32,6 +32,8 @@ const usage = `usage: mailer [command] [flags]
 commands:
   serve [--with-worker]   run the web server (the default); with an embedded Redis it also runs the worker
   migrate                 apply database migrations and exit
+  send [--failed] [--wait 2m] [--async] ID
+                          send a mailing now in this process (no Redis needed); exit 3 if retries still wait
   healthcheck             exit 0 when the local server's /healthz answers 200 (for containers)
   user SUBCOMMAND         manage accounts: create --email E [--manager] (password on stdin, else
                           generated and printed), promote E, block E, unblock E
@@ -52,6 +54,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return serve(ctx, args, getenv, stdout)
 	case "migrate":
 		return migrate(ctx, args, getenv, stdout)
+	case "send":
+		return sendCmd(ctx, args, getenv, stdout)
 	case "healthcheck":
 		return healthcheck(ctx, getenv)
 	case "user":

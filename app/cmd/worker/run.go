@@ -7,10 +7,9 @@ import (
 	"fmt"
 	"io"
 
+	"mailer/app"
 	"mailer/app/config"
-	"mailer/app/mailing"
-	"mailer/app/store"
-	"mailer/app/tasks"
+	"mailer/app/sending"
 )
 
 var errNoRedis = errors.New("REDIS_URL is not set; a separate worker needs a shared Redis " +
@@ -33,26 +32,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return errNoRedis
 	}
 	log := cfg.Logger(stdout).With("process", "worker")
-
-	st, err := store.Open(ctx, cfg.DatabaseURL, cfg.Dialect, mailing.SystemClock{}, log)
+	if _, err := cfg.LoadSecretKey(); err != nil {
+		return err
+	}
+	a, err := app.Open(ctx, cfg, log, app.Options{})
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	if _, err := st.Migrate(ctx); err != nil {
-		return err
-	}
-	r, err := tasks.OpenRedis(ctx, cfg.RedisURL, log)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-
-	w := tasks.NewWorker(r, log, tasks.WorkerOptions{})
-	if err := w.Start(); err != nil {
+	defer a.Close()
+	a.Engine.WorkerID = sending.NewWorkerID("worker")
+	if err := a.StartWorker(); err != nil {
 		return err
 	}
 	<-ctx.Done()
-	w.Shutdown()
 	return nil
 }

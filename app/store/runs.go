@@ -1,0 +1,278 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"mailer/app/mailing"
+)
+
+// CreateRun records a run of m and one pending delivery per current recipient (skipping
+// those who unsubscribed from the owner) in one transaction, so a run is never half made.
+// onlyFrom, when set, limits the recipients to the failed and unsent deliveries of that
+// earlier run (a resend). A second run for the same schedule slot is ECONFLICT.
+func (s *Store) CreateRun(ctx context.Context, m *mailing.Mailing, kind string, slot *time.Time, onlyFrom int64) (*mailing.Run, error) {
+	now := s.now()
+	run := &mailing.Run{MailingID: m.ID, OwnerID: m.OwnerID, Kind: kind, Slot: slot, StartedAt: now}
+	err := s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewInsert().Model(run).Returning("id").Exec(ctx); err != nil {
+			if isUniqueViolation(err) {
+				return mailing.Errorf(mailing.ECONFLICT, "mailing %d already has a run for this slot", m.ID)
+			}
+			return err
+		}
+		var res sql.Result
+		var err error
+		if onlyFrom != 0 {
+			res, err = tx.NewRaw(`INSERT INTO deliveries (run_id, mailing_id, client_id, email, name, state, tries, next_try_at, updated_at)
+				SELECT ?, ?, c.id, c.email, c.full_name, 'pending', 0, ?, ?
+				FROM deliveries AS d JOIN clients AS c ON c.id = d.client_id
+				WHERE d.run_id = ? AND d.state IN ('failed', 'cancelled', 'pending', 'sending') AND c.unsubscribed_at IS NULL`,
+				run.ID, m.ID, now, now, onlyFrom).Exec(ctx)
+		} else {
+			res, err = tx.NewRaw(`INSERT INTO deliveries (run_id, mailing_id, client_id, email, name, state, tries, next_try_at, updated_at)
+				SELECT ?, ?, c.id, c.email, c.full_name, 'pending', 0, ?, ?
+				FROM mailing_clients AS mc JOIN clients AS c ON c.id = mc.client_id
+				WHERE mc.mailing_id = ? AND c.unsubscribed_at IS NULL`,
+				run.ID, m.ID, now, now, m.ID).Exec(ctx)
+		}
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		if n == 0 {
+			return mailing.ErrNoRecipients
+		}
+		run.Total = int(n)
+		_, err = tx.NewUpdate().Model(run).Column("total").WherePK().Exec(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return run, nil
+}
+
+// RunByID returns a run.
+func (s *Store) RunByID(ctx context.Context, id int64) (*mailing.Run, error) {
+	r := new(mailing.Run)
+	err := s.DB.NewSelect().Model(r).Where("id = ?", id).Scan(ctx)
+	return r, notFound(err, "run")
+}
+
+// LatestRun returns a mailing's newest run; ENOTFOUND when it has none.
+func (s *Store) LatestRun(ctx context.Context, mailingID int64) (*mailing.Run, error) {
+	r := new(mailing.Run)
+	err := s.DB.NewSelect().Model(r).Where("mailing_id = ?", mailingID).OrderExpr("id DESC").Limit(1).Scan(ctx)
+	return r, notFound(err, "run")
+}
+
+// ClaimDeliveries takes up to n of a run's deliveries that are due, for worker until
+// claimUntil, in one conditional update: a delivery already sent, or claimed by someone
+// else, is never taken, however often the same task runs.
+func (s *Store) ClaimDeliveries(ctx context.Context, runID int64, worker string, n int, claimUntil time.Time) ([]mailing.Delivery, error) {
+	now := s.now()
+	pick := "SELECT id FROM deliveries WHERE run_id = ? AND state = 'pending' AND next_try_at <= ? ORDER BY id LIMIT ?"
+	if s.Dialect == "postgres" {
+		pick += " FOR UPDATE SKIP LOCKED"
+	}
+	var ds []mailing.Delivery
+	err := s.DB.NewRaw(`UPDATE deliveries SET state = 'sending', claimed_by = ?, claimed_until = ?, updated_at = ?
+		WHERE id IN (`+pick+`) AND state = 'pending'
+		RETURNING id, run_id, mailing_id, COALESCE(client_id, 0) AS client_id, email, name, tries`,
+		worker, claimUntil.UTC(), now, runID, now, n).Scan(ctx, &ds)
+	return ds, err
+}
+
+// Outcome is what became of one claimed delivery.
+type Outcome struct {
+	Delivery mailing.Delivery
+	Attempt  mailing.Attempt
+	// State is sent, failed, pending (to retry at RetryAt) or cancelled (not attempted).
+	State   string
+	RetryAt time.Time
+}
+
+// RecordOutcomes writes a batch's attempts and the deliveries' new states in one
+// transaction. Attempts are facts and are always written; a delivery's state changes only
+// while worker still holds its claim, except that a success is recorded whoever holds it.
+func (s *Store) RecordOutcomes(ctx context.Context, worker string, outs []Outcome) error {
+	if len(outs) == 0 {
+		return nil
+	}
+	now := s.now()
+	return s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		attempts := make([]mailing.Attempt, 0, len(outs))
+		var sent, failed, cancelled []int64
+		retries := map[time.Time][]int64{}
+		mailings := map[int64]time.Time{}
+		for _, o := range outs {
+			switch o.State {
+			case mailing.DeliverySent:
+				sent = append(sent, o.Delivery.ID)
+			case mailing.DeliveryFailed:
+				failed = append(failed, o.Delivery.ID)
+			case mailing.DeliveryCancelled:
+				cancelled = append(cancelled, o.Delivery.ID)
+				continue // nothing was attempted
+			default:
+				retries[o.RetryAt.UTC()] = append(retries[o.RetryAt.UTC()], o.Delivery.ID)
+			}
+			attempts = append(attempts, o.Attempt)
+			if t, ok := mailings[o.Attempt.MailingID]; !ok || o.Attempt.AttemptedAt.Before(t) {
+				mailings[o.Attempt.MailingID] = o.Attempt.AttemptedAt
+			}
+		}
+		for start := 0; start < len(attempts); start += 500 {
+			chunk := attempts[start:min(start+500, len(attempts))]
+			if _, err := tx.NewInsert().Model(&chunk).Exec(ctx); err != nil {
+				return err
+			}
+		}
+		update := func(ids []int64, set string, mine bool, args ...any) error {
+			for start := 0; start < len(ids); start += 500 {
+				q := tx.NewUpdate().TableExpr("deliveries").Set(set, args...).Set("updated_at = ?", now).
+					Set("claimed_by = NULL").Set("claimed_until = NULL").
+					Where("id IN (?)", bun.In(ids[start:min(start+500, len(ids))]))
+				if mine {
+					q = q.Where("claimed_by = ? AND state = 'sending'", worker)
+				} else {
+					q = q.Where("state IN ('pending', 'sending')")
+				}
+				if _, err := q.Exec(ctx); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		if err := update(sent, "state = 'sent', tries = tries + 1", false); err != nil {
+			return err
+		}
+		if err := update(failed, "state = 'failed', tries = tries + 1", true); err != nil {
+			return err
+		}
+		if err := update(cancelled, "state = 'cancelled'", true); err != nil {
+			return err
+		}
+		for at, ids := range retries {
+			if err := update(ids, "state = 'pending', tries = tries + 1, next_try_at = ?", true, at); err != nil {
+				return err
+			}
+		}
+		for id, at := range mailings {
+			if _, err := tx.NewUpdate().TableExpr("mailings").Set("first_attempt_at = ?", at.UTC()).
+				Where("id = ? AND first_attempt_at IS NULL", id).Exec(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ReleaseClaims hands worker's unsent claims back, for a worker that is stopping.
+func (s *Store) ReleaseClaims(ctx context.Context, worker string, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := s.DB.NewUpdate().TableExpr("deliveries").
+		Set("state = 'pending'").Set("claimed_by = NULL").Set("claimed_until = NULL").Set("updated_at = ?", s.now()).
+		Where("id IN (?) AND claimed_by = ? AND state = 'sending'", bun.In(ids), worker).Exec(ctx)
+	return err
+}
+
+// CancelPending cancels a run's deliveries that nobody is sending, when its mailing was
+// disabled or its owner blocked.
+func (s *Store) CancelPending(ctx context.Context, runID int64) (int64, error) {
+	res, err := s.DB.NewUpdate().TableExpr("deliveries").Set("state = 'cancelled'").Set("updated_at = ?", s.now()).
+		Where("run_id = ? AND state = 'pending'", runID).Exec(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// SendingStopped reports whether a mailing must not be sent any more: disabled, or its
+// owner blocked.
+func (s *Store) SendingStopped(ctx context.Context, mailingID int64) (bool, error) {
+	var stopped bool
+	err := s.DB.NewSelect().TableExpr("mailings AS ml").Join("JOIN users AS u ON u.id = ml.owner_id").
+		ColumnExpr("(ml.disabled OR u.blocked_at IS NOT NULL)").Where("ml.id = ?", mailingID).Scan(ctx, &stopped)
+	if err != nil {
+		return true, notFound(err, "mailing")
+	}
+	return stopped, nil
+}
+
+// Progress counts a run's deliveries by state.
+func (s *Store) Progress(ctx context.Context, runID int64) (mailing.RunProgress, error) {
+	run, err := s.RunByID(ctx, runID)
+	if err != nil {
+		return mailing.RunProgress{}, err
+	}
+	p := mailing.RunProgress{RunID: run.ID, Total: run.Total, StartedAt: run.StartedAt, FinishedAt: run.FinishedAt}
+	var rows []struct {
+		State string
+		N     int
+	}
+	if err := s.DB.NewSelect().TableExpr("deliveries").ColumnExpr("state, COUNT(*) AS n").
+		Where("run_id = ?", runID).GroupExpr("state").Scan(ctx, &rows); err != nil {
+		return p, err
+	}
+	for _, r := range rows {
+		switch r.State {
+		case mailing.DeliverySent:
+			p.Sent = r.N
+		case mailing.DeliveryFailed:
+			p.Failed = r.N
+		case mailing.DeliveryCancelled:
+			p.Cancelled = r.N
+		default:
+			p.Pending += r.N
+		}
+	}
+	return p, nil
+}
+
+// NextRetry returns when the earliest pending delivery of a run is due; zero when none is
+// pending.
+func (s *Store) NextRetry(ctx context.Context, runID int64) (time.Time, error) {
+	var at []time.Time
+	err := s.DB.NewSelect().TableExpr("deliveries").Column("next_try_at").
+		Where("run_id = ? AND state = 'pending'", runID).OrderExpr("next_try_at").Limit(1).Scan(ctx, &at)
+	if err != nil || len(at) == 0 {
+		return time.Time{}, err
+	}
+	return at[0], nil
+}
+
+// FinishRun marks a run finished once no delivery is pending or being sent. It reports
+// whether this call finished it, so exactly one caller logs the end of a run.
+func (s *Store) FinishRun(ctx context.Context, runID int64) (bool, error) {
+	res, err := s.DB.NewUpdate().TableExpr("runs").Set("finished_at = ?", s.now()).
+		Where("id = ? AND finished_at IS NULL", runID).
+		Where("NOT EXISTS (SELECT 1 FROM deliveries WHERE run_id = ? AND state IN ('pending', 'sending'))", runID).
+		Exec(ctx)
+	if err != nil {
+		return false, err
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// ListAttempts returns a page of a mailing's attempts, newest first, optionally of one status.
+func (s *Store) ListAttempts(ctx context.Context, mailingID int64, status string, p mailing.ListParams) (mailing.Page[mailing.Attempt], error) {
+	q := s.DB.NewSelect().ModelTableExpr("attempts AS a").ColumnExpr("a.*").Where("a.mailing_id = ?", mailingID)
+	if status == mailing.AttemptSuccess || status == mailing.AttemptFailure {
+		q = q.Where("a.status = ?", status)
+	}
+	p.Sort, p.Desc = "id", true
+	return keyset(ctx, q, attemptList, p, func(a *mailing.Attempt, _ string) (any, int64) { return a.ID, a.ID })
+}
+
+var attemptList = listSpec{
+	sorts: map[string]sortColumn{"id": {expr: "a.id", kind: "int"}},
+	def:   "id", defDesc: true, idExpr: "a.id",
+}

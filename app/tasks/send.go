@@ -1,0 +1,71 @@
+package tasks
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+)
+
+// TypeSendRun asks a worker to work through a run's due deliveries.
+const TypeSendRun = "send:run"
+
+type sendRunPayload struct {
+	RunID int64 `json:"run_id"`
+}
+
+// Queue enqueues Mailer's tasks.
+type Queue struct {
+	client *asynq.Client
+}
+
+// NewQueue opens a client on r.
+func NewQueue(r *Redis) *Queue { return &Queue{client: asynq.NewClient(r.ConnOpt())} }
+
+// Close closes the client.
+func (q *Queue) Close() error { return q.client.Close() }
+
+// EnqueueRun enqueues fan tasks for a run now, or — with a non-zero at — one task at that
+// time (a retry). Retry tasks carry an id per run and second, so many deferred deliveries
+// of one run share one task.
+func (q *Queue) EnqueueRun(ctx context.Context, runID int64, fan int, at time.Time) error {
+	payload, _ := json.Marshal(sendRunPayload{RunID: runID})
+	opts := []asynq.Option{asynq.MaxRetry(10), asynq.Timeout(30 * time.Minute)}
+	if !at.IsZero() {
+		id := fmt.Sprintf("run-%d-at-%d", runID, at.Unix())
+		_, err := q.client.EnqueueContext(ctx, asynq.NewTask(TypeSendRun, payload),
+			append(opts, asynq.ProcessAt(at), asynq.TaskID(id), asynq.Retention(time.Minute))...)
+		if errors.Is(err, asynq.ErrTaskIDConflict) {
+			return nil
+		}
+		return err
+	}
+	if fan < 1 {
+		fan = 1
+	}
+	for i := 0; i < fan; i++ {
+		if _, err := q.client.EnqueueContext(ctx, asynq.NewTask(TypeSendRun, payload), opts...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RunProcessor is the sending engine as the send task sees it.
+type RunProcessor interface {
+	ProcessRun(ctx context.Context, runID int64) error
+}
+
+// HandleSendRun registers the send task's handler.
+func (w *Worker) HandleSendRun(p RunProcessor) {
+	w.mux.HandleFunc(TypeSendRun, func(ctx context.Context, t *asynq.Task) error {
+		var pl sendRunPayload
+		if err := json.Unmarshal(t.Payload(), &pl); err != nil || pl.RunID == 0 {
+			return fmt.Errorf("bad %s payload: %w", TypeSendRun, asynq.SkipRetry)
+		}
+		return p.ProcessRun(ctx, pl.RunID)
+	})
+}

@@ -313,6 +313,12 @@ func TestEveryUnsafeRouteRequiresCSRFToken(t *testing.T) {
 	if checked < 6 {
 		t.Fatalf("only %d unsafe routes found", checked)
 	}
+	// A refused request does nothing: the handler behind the check never runs.
+	u := account(t, srv, "csrf@example.com", false)
+	u.postRaw("/clients/new", url.Values{"email": {"ghost@example.com"}})
+	if r := u.get("/clients"); strings.Contains(r.Body, "ghost@example.com") {
+		t.Fatal("a request refused for CSRF still created a client")
+	}
 }
 
 func TestHTMXFormShowsErrorsInPlace(t *testing.T) {

@@ -5,8 +5,10 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"mailer/app/i18n"
 	"mailer/app/mailing"
 	"mailer/views/pages"
+	"mailer/views/viewctx"
 )
 
 // handleError is the single place where an error becomes an HTTP status and a page. Details
@@ -40,7 +42,8 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	}
 	c.Response().Reset()
 	c.Set("X-Request-ID", requestIDOf(c))
-	securityHeaders(c) //nolint:errcheck // only sets headers; c.Next is a no-op here
+	setSecurityHeaders(c)
+	s.ensurePageState(c)
 	if isPartial(c) {
 		// HTMX does not swap error responses into the target: show the message as a flash.
 		c.Set("HX-Retarget", "#flashes")
@@ -75,3 +78,15 @@ func statusMessage(code int) string {
 }
 
 func (s *Server) notFound(c *fiber.Ctx) error { return fiber.ErrNotFound }
+
+// ensurePageState gives an error raised before pageState ran (an oversized body, say) a
+// language and a request id, so its page is translated like any other.
+func (s *Server) ensurePageState(c *fiber.Ctx) {
+	if _, ok := c.Locals(localPage).(*viewctx.Page); ok {
+		return
+	}
+	lang := s.Catalog.Negotiate(c.Cookies(cookieLang), c.Get(fiber.HeaderAcceptLanguage), s.Config.DefaultLanguage)
+	p := &viewctx.Page{Lang: lang, Languages: s.catalogLanguages(), RequestID: requestIDOf(c), Path: "/"}
+	c.Locals(localPage, p)
+	c.SetUserContext(viewctx.With(i18n.WithLocalizer(c.UserContext(), s.Catalog.For(lang)), p))
+}

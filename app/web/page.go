@@ -154,6 +154,12 @@ func (s *Server) checkCSRF(c *fiber.Ctx) error {
 	case fiber.MethodGet, fiber.MethodHead, fiber.MethodOptions:
 		return c.Next()
 	}
+	if isQueuesPath(c.Path()) {
+		if !s.sameOrigin(c) {
+			return errCSRF
+		}
+		return c.Next()
+	}
 	token := c.Get("X-CSRF-Token")
 	if token == "" {
 		token = c.FormValue("_csrf")

@@ -76,6 +76,10 @@ func (s *Server) routes() {
 	mailings.Get("/:id<int>/progress", s.mailingProgress)
 	mailings.Get("/:id<int>/attempts", s.mailingAttempts)
 
+	monitor := s.queueMonitor()
+	app.All(queuesPath, s.requireManager, monitor)
+	app.All(queuesPath+"/*", s.requireManager, monitor)
+
 	app.Get("/account", s.requireUser, s.profilePage)
 	app.Post("/account", s.requireUser, s.profileUpdate)
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/hibiken/asynqmon"
 
 	"mailer/app/auth"
 	"mailer/app/config"
@@ -40,7 +41,8 @@ type Deps struct {
 // Server is the Fiber application with its dependencies.
 type Server struct {
 	Deps
-	app *fiber.App
+	app    *fiber.App
+	queues *asynqmon.HTTPHandler
 }
 
 // Request bodies are capped here; routes that take uploads raise their own limit.
@@ -82,6 +84,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
-		return s.app.ShutdownWithTimeout(10 * time.Second)
+		err := s.app.ShutdownWithTimeout(10 * time.Second)
+		if s.queues != nil {
+			s.queues.Close()
+		}
+		return err
 	}
 }

@@ -74,3 +74,35 @@
     }
   });
 })();
+
+// Mailing form recipients: a client checked among the search results moves to the chosen
+// list, so it stays chosen (and submitted) whatever is searched next. Enter in the search
+// box searches instead of submitting the form.
+(function () {
+  "use strict";
+
+  document.addEventListener("change", function (evt) {
+    var box = evt.target;
+    if (!box || box.name !== "client_ids" || !box.checked || !box.closest) return;
+    var results = box.closest("#recipient-results");
+    if (!results) return;
+    var form = results.closest("form") || document;
+    var chosen = form.querySelector("#selected-recipients");
+    var label = box.closest("label");
+    if (!chosen || !label) return;
+    var same = chosen.querySelector('input[name="client_ids"][value="' + box.value + '"]');
+    if (same) {
+      same.checked = true;
+      label.remove();
+      return;
+    }
+    chosen.appendChild(label);
+  });
+
+  document.addEventListener("keydown", function (evt) {
+    var input = evt.target;
+    if (evt.key !== "Enter" || !input || !input.hasAttribute || !input.hasAttribute("data-recipient-search")) return;
+    evt.preventDefault();
+    input.dispatchEvent(new Event("search", { bubbles: true }));
+  });
+})();

@@ -2,7 +2,6 @@ package web
 
 import (
 	"errors"
-	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -45,5 +44,3 @@ func invalidForm(fields map[string]string) error {
 }
 
 func asError(err error, target **mailing.Error) bool { return errors.As(err, target) }
-
-func mailingPathOf(id int64) string { return "/mailings/" + strconv.FormatInt(id, 10) }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -159,3 +160,5 @@ func createdID(t *testing.T, body, kind string) string {
 	t.Fatalf("no %s link in page", kind)
 	return ""
 }
+
+func strconvFormat(n int64) string { return strconv.FormatInt(n, 10) }

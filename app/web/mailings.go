@@ -56,7 +56,17 @@ func (s *Server) mailingView(c *fiber.Ctx) error {
 		return err
 	}
 	sort, desc := store.ClientSort(p)
+	send, err := s.sendPanel(c, m)
+	if err != nil {
+		return err
+	}
+	attempts, err := s.attemptList(c, m)
+	if err != nil {
+		return err
+	}
 	v := pages.MailingView{
+		Send:       send,
+		Attempts:   attempts,
 		Mailing:    m,
 		Now:        s.Clock.Now(),
 		CanEdit:    canEdit(c)(m.OwnerID),

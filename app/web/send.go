@@ -82,7 +82,7 @@ func (s *Server) startRun(c *fiber.Ctx, resend bool) error {
 		s.flash(c, "success", "send.started", map[string]any{"Count": run.Total})
 	}
 	if !isPartial(c) {
-		return c.Redirect(mailingPathOf(m.ID), fiber.StatusSeeOther)
+		return c.Redirect(mailingPath(m.ID), fiber.StatusSeeOther)
 	}
 	v, err := s.sendPanel(c, m)
 	if err != nil {
@@ -98,7 +98,7 @@ func (s *Server) mailingProgress(c *fiber.Ctx) error {
 		return err
 	}
 	if !isPartial(c) {
-		return c.Redirect(mailingPathOf(m.ID), fiber.StatusSeeOther)
+		return c.Redirect(mailingPath(m.ID), fiber.StatusSeeOther)
 	}
 	v, err := s.sendPanel(c, m)
 	if err != nil {

@@ -1,0 +1,118 @@
+package web_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"mailer/app/mailing"
+	"mailer/app/store"
+	"mailer/app/testutil"
+)
+
+// mailingFor makes n clients, a message and a mailing for the user with email owner,
+// through the store, and returns the mailing's id.
+func mailingFor(t *testing.T, srv *testutil.Server, owner string, n int) int64 {
+	t.Helper()
+	ctx := context.Background()
+	st := srv.App.Store
+	u, err := st.UserByEmail(ctx, owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		c := &mailing.Client{OwnerID: u.ID, Email: "r" + string(rune('a'+i%26)) + strings.Repeat("x", i/26) + "@example.com", FullName: "Reader"}
+		c.Validate()
+		if err := st.CreateClient(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msg := &mailing.Message{OwnerID: u.ID, Subject: "News for {{.Name}}", Body: "Hello {{.Name}}"}
+	msg.Validate()
+	if err := st.CreateMessage(ctx, msg); err != nil {
+		t.Fatal(err)
+	}
+	now := srv.Clock.Now()
+	m := &mailing.Mailing{OwnerID: u.ID, MessageID: msg.ID, StartAt: now, EndAt: now.Add(24 * time.Hour), Period: mailing.PeriodNone}
+	if err := st.SaveMailing(ctx, m, store.Recipients{All: true}); err != nil {
+		t.Fatal(err)
+	}
+	return m.ID
+}
+
+func TestSendNowAnswersAtOnceAndProgressFollowsTheRun(t *testing.T) {
+	sink := testutil.StartSMTP(t)
+	srv := testutil.StartServer(t, testutil.ServerOptions{Worker: true, Env: map[string]string{"SMTP_URL": sink.URL()}})
+	a := account(t, srv, "sender@example.com", false)
+	id := mailingFor(t, srv, "sender@example.com", 30)
+	path := "/mailings/" + itoa(id)
+
+	page := a.get(path)
+	if !strings.Contains(page.Body, `action="`+path+`/send"`) || !strings.Contains(page.Body, "No send attempts yet.") {
+		t.Fatalf("mailing page lacks the send button or the attempts section")
+	}
+	r := a.post(path+"/send", nil, "HX-Request", "true")
+	if r.StatusCode != 200 || !strings.Contains(r.Body, `id="send"`) || !strings.Contains(r.Body, "Sending started: 30 recipients.") {
+		t.Fatalf("send now: %d %.400s", r.StatusCode, r.Body)
+	}
+	var last string
+	testutil.Eventually(t, 20*time.Second, "the run to finish", func() bool {
+		last = a.get(path+"/progress", "HX-Request", "true").Body
+		return strings.Contains(last, `data-count="sent">30<`)
+	})
+	if strings.Contains(last, "hx-trigger") {
+		t.Fatal("a finished run's progress still polls")
+	}
+	if sink.Count() != 30 {
+		t.Fatalf("sink got %d messages, want 30", sink.Count())
+	}
+	att := a.get(path+"/attempts?status=success", "HX-Request", "true")
+	if strings.Count(att.Body, "<tr>") != 26 || !strings.Contains(att.Body, "250 2.0.0 queued as") || !strings.Contains(att.Body, "Success") {
+		t.Fatalf("attempts table: %.600s", att.Body)
+	}
+	if f := a.get(path+"/attempts?status=failure", "HX-Request", "true"); !strings.Contains(f.Body, "No send attempts yet.") {
+		t.Fatal("failure filter shows rows")
+	}
+	// Russian statuses.
+	a.post("/lang", url.Values{"lang": {"ru"}, "next": {"/"}})
+	if ru := a.get(path + "/attempts"); !strings.Contains(ru.Body, "Успешно") {
+		t.Fatal("attempt status not translated")
+	}
+	if st, _ := srv.App.Store.MailingStatus(context.Background(), id); st != mailing.StatusRunning {
+		t.Fatalf("status after sending = %s, want running", st)
+	}
+}
+
+func TestSendIsOwnersAloneAndRefusedWhenFinished(t *testing.T) {
+	srv := testutil.StartServer(t, testutil.ServerOptions{})
+	a := account(t, srv, "own@example.com", false)
+	id := mailingFor(t, srv, "own@example.com", 2)
+	path := "/mailings/" + itoa(id)
+	if r := account(t, srv, "other@example.com", false).post(path+"/send", nil); r.StatusCode != http.StatusNotFound {
+		t.Fatalf("other user: %d", r.StatusCode)
+	}
+	m := account(t, srv, "boss@example.com", true)
+	if r := m.post(path+"/send", nil); r.StatusCode != http.StatusForbidden {
+		t.Fatalf("manager: %d", r.StatusCode)
+	}
+	if r := m.get(path); strings.Contains(r.Body, path+"/send") {
+		t.Fatal("manager offered the send button")
+	}
+	srv.Clock.Advance(48 * time.Hour)
+	page := a.get(path)
+	if !strings.Contains(page.Body, "This mailing has finished") || !strings.Contains(page.Body, "disabled") {
+		t.Fatal("finished mailing's button is not disabled with the reason")
+	}
+	r := a.post(path+"/send", nil)
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("send finished: %d", r.StatusCode)
+	}
+	if _, err := srv.App.Store.LatestRun(context.Background(), id); mailing.ErrorCode(err) != mailing.ENOTFOUND {
+		t.Fatal("a run was started for a finished mailing")
+	}
+}
+
+func itoa(n int64) string { return strconvFormat(n) }

@@ -36,7 +36,8 @@ type App struct {
 	Queue   *tasks.Queue
 	Engine  *sending.Engine
 
-	closers []io.Closer
+	closers      []io.Closer
+	stopRecovery context.CancelFunc
 }
 
 // Options change how Open builds an App; tests use them to inject parts.
@@ -105,6 +106,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 		Options: sending.Options{
 			From: cfg.MailFrom, BaseURL: cfg.BaseURL.String(), Batch: cfg.SendBatch, Conns: cfg.SMTPMaxConns,
 			MaxTries: cfg.SendMaxTries, RetryBase: cfg.SendRetryBase, ClaimTTL: cfg.ClaimTTL,
+			Secret: cfg.SecretKey,
 		},
 	}
 	if cfg.SendRate > 0 {
@@ -130,7 +132,17 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 func (a *App) StartWorker() error {
 	a.Worker = tasks.NewWorker(a.Redis, a.Log, tasks.WorkerOptions{Concurrency: a.Config.SendConcurrency})
 	a.Worker.HandleSendRun(a.Engine)
-	return a.Worker.Start()
+	if err := a.Worker.HandleSchedule(a.Engine); err != nil {
+		return err
+	}
+	if err := a.Worker.Start(); err != nil {
+		return err
+	}
+	// Recovery runs at start and then every RECOVER_INTERVAL (see sending.Engine.Recover).
+	ctx, cancel := context.WithCancel(context.Background())
+	a.stopRecovery = cancel
+	go a.Engine.RunRecovery(ctx, a.Config.RecoverInterval)
+	return nil
 }
 
 // Serve answers HTTP on ln until ctx ends.
@@ -141,6 +153,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 
 // Close stops the worker and releases what Open opened.
 func (a *App) Close() {
+	if a.stopRecovery != nil {
+		a.stopRecovery()
+	}
 	if a.Worker != nil {
 		a.Worker.Shutdown()
 	}

@@ -47,6 +47,7 @@ type Options struct {
 	MaxTries  int
 	RetryBase time.Duration
 	ClaimTTL  time.Duration
+	Secret    []byte // signs one-click unsubscribe links (SECRET_KEY)
 }
 
 // Engine runs the sending of mailings.
@@ -378,6 +379,15 @@ func (e *Engine) message(run *mailing.Run, d mailing.Delivery, tpl *compiled) (m
 		return mailpkg.Message{}, fmt.Errorf("%w: %v", errTemplate, err)
 	}
 	to := (&mail.Address{Name: d.Name, Address: d.Email}).String()
+	headers := map[string]string{}
+	text := body.String()
+	if d.ClientID != 0 && e.Options.BaseURL != "" {
+		// RFC 8058 one-click unsubscribe: mail clients POST to the link; a person can open it.
+		link := e.Options.BaseURL + "/unsubscribe/" + mailing.UnsubscribeToken(e.Options.Secret, d.ClientID)
+		headers["List-Unsubscribe"] = "<" + link + ">"
+		headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+		text += "\n\n--\nUnsubscribe: " + link + "\n"
+	}
 	domain := "mailer.invalid"
 	if a, err := mail.ParseAddress(e.Options.From); err == nil {
 		domain = a.Address[strings.LastIndexByte(a.Address, '@')+1:]
@@ -386,7 +396,8 @@ func (e *Engine) message(run *mailing.Run, d mailing.Delivery, tpl *compiled) (m
 		From:      e.Options.From,
 		To:        to,
 		Subject:   subj.String(),
-		Text:      body.String(),
+		Text:      text,
+		Headers:   headers,
 		MessageID: fmt.Sprintf("run%d.d%d@%s", run.ID, d.ID, domain),
 		Date:      e.Clock.Now(),
 	}, nil

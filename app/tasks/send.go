@@ -69,3 +69,24 @@ func (w *Worker) HandleSendRun(p RunProcessor) {
 		return p.ProcessRun(ctx, pl.RunID)
 	})
 }
+
+// TypeScheduleTick asks a worker to start the runs of every due schedule slot.
+const TypeScheduleTick = "schedule:tick"
+
+// Scheduler is the sending engine's scheduling, as the tick task sees it.
+type Scheduler interface {
+	Schedule(ctx context.Context) (int, error)
+}
+
+// HandleSchedule registers the tick's handler and has the scheduler enqueue a tick every
+// minute. Every worker runs a scheduler; Unique lets one tick a minute through, and the
+// database's unique slot key makes even a doubled tick start one run per slot.
+func (w *Worker) HandleSchedule(s Scheduler) error {
+	w.mux.HandleFunc(TypeScheduleTick, func(ctx context.Context, t *asynq.Task) error {
+		_, err := s.Schedule(ctx)
+		return err
+	})
+	_, err := w.scheduler.Register("@every 1m", asynq.NewTask(TypeScheduleTick, nil),
+		asynq.Unique(50*time.Second), asynq.MaxRetry(0), asynq.Timeout(5*time.Minute))
+	return err
+}

@@ -36,6 +36,10 @@ func (s *Server) routes() {
 	app.Get("/auth/:provider", s.oauthStart)
 	app.Get("/auth/:provider/callback", s.oauthCallback)
 
+	// One-click unsubscribe (RFC 8058): no session, a signed token instead of CSRF.
+	app.Get("/unsubscribe/:token", s.unsubscribePage)
+	app.Post("/unsubscribe/:token", s.unsubscribe)
+
 	// Clients. Reads are scoped by owner (everyone's for managers); writes to one's own only.
 	clients := app.Group("/clients", s.requireUser)
 	clients.Get("/", s.clientsList)

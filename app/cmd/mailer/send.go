@@ -43,6 +43,10 @@ func sendCmd(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
+	// Unsubscribe links are signed with the secret key the web process checks them with.
+	if _, err := cfg.LoadSecretKey(); err != nil {
+		return err
+	}
 	if async && cfg.RedisURL == "" {
 		return errors.New("send: --async needs REDIS_URL: with an embedded Redis no worker would see the run")
 	}
@@ -68,7 +72,8 @@ func sendCmd(ctx context.Context, args []string, getenv func(string) string, std
 		Store: st, Sender: sender, Clock: mailing.SystemClock{}, Log: log.With("component", "sending"),
 		WorkerID: sending.NewWorkerID("cli"),
 		Options: sending.Options{From: cfg.MailFrom, BaseURL: cfg.BaseURL.String(), Batch: cfg.SendBatch,
-			Conns: cfg.SMTPMaxConns, MaxTries: cfg.SendMaxTries, RetryBase: cfg.SendRetryBase, ClaimTTL: cfg.ClaimTTL},
+			Conns: cfg.SMTPMaxConns, MaxTries: cfg.SendMaxTries, RetryBase: cfg.SendRetryBase, ClaimTTL: cfg.ClaimTTL,
+			Secret: cfg.SecretKey},
 	}
 	if async {
 		r, err := tasks.OpenRedis(ctx, cfg.RedisURL, log)

@@ -80,6 +80,17 @@ func (s *Server) routes() {
 	mailings.Get("/:id<int>/progress", s.mailingProgress)
 	mailings.Get("/:id<int>/attempts", s.mailingAttempts)
 
+	// Statistics: one's own, or for a manager the service's or a chosen user's.
+	app.Get("/stats", s.requireUser, s.statsPage)
+
+	// Manager powers.
+	app.Get("/manager/users", s.requireManager, s.managerUsers)
+	app.Post("/manager/users/:id<int>/block", s.requireManager, s.managerBlock)
+	app.Post("/manager/users/:id<int>/unblock", s.requireManager, s.managerUnblock)
+	app.Get("/manager/audit", s.requireManager, s.managerAudit)
+	app.Post("/mailings/:id<int>/disable", s.requireManager, s.mailingDisable)
+	app.Post("/mailings/:id<int>/enable", s.requireManager, s.mailingEnable)
+
 	monitor := s.queueMonitor()
 	app.All(queuesPath, s.requireManager, monitor)
 	app.All(queuesPath+"/*", s.requireManager, monitor)

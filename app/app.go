@@ -10,6 +10,7 @@ import (
 	"net"
 
 	"mailer/app/auth"
+	"mailer/app/cache"
 	"mailer/app/config"
 	"mailer/app/i18n"
 	"mailer/app/mail"
@@ -22,19 +23,21 @@ import (
 
 // App is one running Mailer: database, Redis, mail, web, and optionally an in-process worker.
 type App struct {
-	Config  config.Config
-	Log     *slog.Logger
-	Clock   mailing.Clock
-	Store   *store.Store
-	Redis   *tasks.Redis
-	Catalog *i18n.Catalog
-	Mail    mail.Sender
-	Web     *web.Server
-	Worker  *tasks.Worker
-	Auth    *auth.Service
-	Limiter *auth.Limiter
-	Queue   *tasks.Queue
-	Engine  *sending.Engine
+	Config   config.Config
+	Log      *slog.Logger
+	Clock    mailing.Clock
+	Store    *store.Store
+	Redis    *tasks.Redis
+	Catalog  *i18n.Catalog
+	Mail     mail.Sender
+	Web      *web.Server
+	Worker   *tasks.Worker
+	Auth     *auth.Service
+	Limiter  *auth.Limiter
+	Queue    *tasks.Queue
+	Engine   *sending.Engine
+	Versions *cache.Versions
+	Cache    *cache.Cache
 
 	closers      []io.Closer
 	stopRecovery context.CancelFunc
@@ -109,6 +112,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 			Secret: cfg.SecretKey,
 		},
 	}
+	a.Versions = &cache.Versions{Redis: a.Redis.Client, Log: log}
+	a.Cache = &cache.Cache{Redis: a.Redis.Client, Log: log.With("component", "cache")}
+	a.Engine.Changed = func(ctx context.Context, ownerID int64) { a.Versions.Bump(ctx, ownerID) }
 	if cfg.SendRate > 0 {
 		a.Engine.Limiter = &sending.RedisLimiter{Redis: a.Redis.Client, Rate: cfg.SendRate}
 	}
@@ -118,6 +124,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 		Config: cfg, Store: a.Store, Redis: a.Redis, Catalog: a.Catalog,
 		Mail: a.Mail, Clock: a.Clock, Log: log,
 		Auth: a.Auth, Providers: auth.NewProviders(cfg, log), Limiter: a.Limiter, Engine: a.Engine,
+		Versions: a.Versions, Cache: a.Cache,
 	})
 	if opts.Store == nil {
 		a.closers = append(a.closers, a.Store)

@@ -60,6 +60,9 @@ type Engine struct {
 	Limiter  Limiter
 	Options  Options
 	WorkerID string // who holds claims; unique per process
+	// Changed is told whose data changed (a run started, attempts recorded), so caches
+	// keyed by data version move on; nil in processes without a cache.
+	Changed func(ctx context.Context, ownerID int64)
 
 	tplMu sync.Mutex
 	tpls  map[int64]*compiled
@@ -93,6 +96,7 @@ func (e *Engine) StartMailing(ctx context.Context, m *mailing.Mailing, kind stri
 		return nil, err
 	}
 	e.Log.Info("run started", "run_id", run.ID, "mailing_id", m.ID, "kind", kind, "recipients", run.Total)
+	e.changed(ctx, m.OwnerID)
 	if e.Enqueue != nil {
 		fan := (run.Total + e.batch() - 1) / e.batch()
 		if err := e.Enqueue.EnqueueRun(ctx, run.ID, fan, time.Time{}); err != nil {
@@ -158,6 +162,7 @@ func (e *Engine) Process(ctx context.Context, runID int64) (Result, error) {
 		if err != nil {
 			return res, fmt.Errorf("record attempts of run %d: %w", runID, err)
 		}
+		e.changed(ctx, run.OwnerID)
 		for _, o := range outs {
 			switch o.State {
 			case mailing.DeliverySent:
@@ -419,4 +424,10 @@ func contains(ids []int64, id int64) bool {
 		}
 	}
 	return false
+}
+
+func (e *Engine) changed(ctx context.Context, ownerID int64) {
+	if e.Changed != nil {
+		e.Changed(context.WithoutCancel(ctx), ownerID)
+	}
 }

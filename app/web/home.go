@@ -1,8 +1,12 @@
 package web
 
 import (
+	"time"
+
 	"github.com/gofiber/fiber/v2"
 
+	"mailer/app/cache"
+	"mailer/app/store"
 	"mailer/views/pages"
 )
 
@@ -13,7 +17,9 @@ func (s *Server) home(c *fiber.Ctx) error {
 	if u == nil {
 		return s.render(c, View{Title: "Mailer", Content: pages.Landing()})
 	}
-	counts, err := s.Store.HomeCounts(c.UserContext(), readScope(c))
+	scope := readScope(c)
+	counts, err := cache.Get(c.UserContext(), s.Cache, "home:"+s.Versions.Of(c.UserContext(), scope), time.Minute,
+		func() (store.HomeCounts, error) { return s.Store.HomeCounts(c.UserContext(), scope) })
 	if err != nil {
 		return err
 	}

@@ -2,12 +2,15 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 
 	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 
+	"mailer/app/mailing"
 	"mailer/views/components"
 	"mailer/views/layouts"
 )
@@ -53,27 +56,64 @@ func (s *Server) render(c *fiber.Ctx, v View) error {
 	return layouts.Base(v.Title).Render(templ.WithChildren(ctx, v.Content), w)
 }
 
-// pageETag lets a browser revalidate a page: a GET answered 200 with HTML gets an ETag of its
-// body, and a matching If-None-Match gets 304 with no body.
-func pageETag(c *fiber.Ctx) error {
+// pageETag lets a browser revalidate a page without the server rendering it. The ETag is
+// computed before the handler runs from everything a page shows: the URL and whether HTMX
+// asks for a part, the user and their session's CSRF token, the language and time zone,
+// the data version of what the user may see (bumped by every write and every attempt),
+// and the clock's minute (statuses turn over with time). A match answers 304 at once: no
+// queries, no rendering.
+func (s *Server) pageETag(c *fiber.Ctx) error {
+	if c.Method() != fiber.MethodGet || isQueuesPath(c.Path()) {
+		return c.Next()
+	}
+	p := page(c)
+	scope := mailing.Scope{All: true}
+	uid := int64(0)
+	if u := currentUser(c); u != nil {
+		scope, uid = readScope(c), u.ID
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%d\x00%s\x00%s\x00%s\x00%s\x00%d",
+		c.Request().URI().RequestURI(), c.Get("HX-Request"), c.Get("HX-History-Restore-Request"),
+		uid, p.CSRF, p.Lang, p.Location().String(), s.Versions.Of(c.UserContext(), scope),
+		s.Clock.Now().Unix()/60)
+	etag := `W/"` + base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:16]) + `"`
+	// A pending flash is shown once: such a page must be rendered, not revalidated.
+	if len(p.Flashes) == 0 {
+		if match := c.Get(fiber.HeaderIfNoneMatch); match != "" && etagMatches(match, etag) {
+			c.Vary("HX-Request", "Cookie")
+			c.Set(fiber.HeaderCacheControl, "private, no-cache")
+			c.Set(fiber.HeaderETag, etag)
+			return c.SendStatus(fiber.StatusNotModified)
+		}
+	}
 	if err := c.Next(); err != nil {
 		return err
 	}
-	if c.Method() != fiber.MethodGet || c.Response().StatusCode() != fiber.StatusOK {
-		return nil
-	}
-	if !bytes.HasPrefix(c.Response().Header.ContentType(), []byte("text/html")) {
-		return nil
-	}
-	sum := sha256.Sum256(c.Response().Body())
-	etag := `W/"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`
-	c.Set(fiber.HeaderETag, etag)
-	c.Vary("Cookie")
-	if match := c.Get(fiber.HeaderIfNoneMatch); match != "" && etagMatches(match, etag) {
-		c.Context().ResetBody()
-		c.Status(fiber.StatusNotModified)
+	if c.Response().StatusCode() == fiber.StatusOK && len(p.Flashes) == 0 &&
+		bytes.HasPrefix(c.Response().Header.ContentType(), []byte("text/html")) {
+		c.Set(fiber.HeaderETag, etag)
+		c.Vary("Cookie")
 	}
 	return nil
+}
+
+// bumpOnWrite moves the data version on after every unsafe request of a signed-in user, so
+// no cached figure or page outlives their change; a manager's action also changes how
+// others' data reads (blocked owners, disabled mailings).
+func (s *Server) bumpOnWrite(c *fiber.Ctx) error {
+	err := c.Next()
+	if c.Method() == fiber.MethodGet || c.Method() == fiber.MethodHead {
+		return err
+	}
+	if u := currentUser(c); u != nil {
+		ctx := context.WithoutCancel(c.UserContext())
+		s.Versions.Bump(ctx, u.ID)
+		if u.IsManager() {
+			s.Versions.BumpAdmin(ctx)
+		}
+	}
+	return err
 }
 
 func etagMatches(header, etag string) bool {

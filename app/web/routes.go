@@ -15,7 +15,7 @@ func (s *Server) routes() {
 	app.Get("/static/*", adaptor.HTTPHandler(static.Handler()))
 	app.Get("/healthz", s.healthz)
 
-	app.Use(s.pageState, s.checkCSRF, pageETag)
+	app.Use(s.pageState, s.checkCSRF, s.bumpOnWrite, s.pageETag)
 
 	app.Get("/", s.home)
 	app.Post("/lang", s.switchLanguage)

@@ -13,6 +13,7 @@ import (
 	"github.com/hibiken/asynqmon"
 
 	"mailer/app/auth"
+	"mailer/app/cache"
 	"mailer/app/config"
 	"mailer/app/i18n"
 	"mailer/app/mail"
@@ -36,6 +37,8 @@ type Deps struct {
 	Providers *auth.Providers
 	Limiter   *auth.Limiter
 	Engine    *sending.Engine
+	Versions  *cache.Versions
+	Cache     *cache.Cache
 }
 
 // Server is the Fiber application with its dependencies.

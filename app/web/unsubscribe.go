@@ -42,6 +42,7 @@ func (s *Server) unsubscribe(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.Versions.Bump(c.UserContext(), cl.OwnerID)
 	s.Log.Info("client unsubscribed", "client_id", id, "owner_id", cl.OwnerID)
 	title := s.t(c, "unsubscribe.done_title")
 	return s.render(c, View{Title: title, Content: pages.UnsubscribeDone(cl.Email)})

@@ -14,6 +14,8 @@ func (s *Server) routes() {
 	// Fingerprinted assets: no session, no CSRF, cached for a year.
 	app.Get("/static/*", adaptor.HTTPHandler(static.Handler()))
 	app.Get("/healthz", s.healthz)
+	// Prometheus metrics: for managers, or for a scraper holding METRICS_TOKEN.
+	app.Get("/metrics", s.pageStateLite, s.metrics)
 
 	app.Use(s.pageState, s.checkCSRF, s.bumpOnWrite, s.pageETag)
 

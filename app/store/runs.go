@@ -75,13 +75,24 @@ func (s *Store) LatestRun(ctx context.Context, mailingID int64) (*mailing.Run, e
 // else, is never taken, however often the same task runs.
 func (s *Store) ClaimDeliveries(ctx context.Context, runID int64, worker string, n int, claimUntil time.Time) ([]mailing.Delivery, error) {
 	now := s.now()
-	pick := "SELECT id FROM deliveries WHERE run_id = ? AND state = 'pending' AND next_try_at <= ? ORDER BY id LIMIT ?"
-	if s.Dialect == "postgres" {
-		pick += " FOR UPDATE SKIP LOCKED"
-	}
 	var ds []mailing.Delivery
+	if s.Dialect == "postgres" {
+		// A materialised CTE picks the rows once: with the subquery inline the planner may
+		// re-run it per row and overrun the LIMIT. SKIP LOCKED lets workers claim side by side.
+		err := s.DB.NewRaw(`WITH picked AS MATERIALIZED (
+				SELECT id FROM deliveries WHERE run_id = ? AND state = 'pending' AND next_try_at <= ?
+				ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED)
+			UPDATE deliveries SET state = 'sending', claimed_by = ?, claimed_until = ?, updated_at = ?
+			FROM picked WHERE deliveries.id = picked.id AND deliveries.state = 'pending'
+			RETURNING deliveries.id, deliveries.run_id, deliveries.mailing_id, COALESCE(deliveries.client_id, 0) AS client_id,
+				deliveries.email, deliveries.name, deliveries.tries`,
+			runID, now, n, worker, claimUntil.UTC(), now).Scan(ctx, &ds)
+		return ds, err
+	}
+	// SQLite runs one writer at a time, so the statement is atomic as it stands.
 	err := s.DB.NewRaw(`UPDATE deliveries SET state = 'sending', claimed_by = ?, claimed_until = ?, updated_at = ?
-		WHERE id IN (`+pick+`) AND state = 'pending'
+		WHERE id IN (SELECT id FROM deliveries WHERE run_id = ? AND state = 'pending' AND next_try_at <= ? ORDER BY id LIMIT ?)
+		AND state = 'pending'
 		RETURNING id, run_id, mailing_id, COALESCE(client_id, 0) AS client_id, email, name, tries`,
 		worker, claimUntil.UTC(), now, runID, now, n).Scan(ctx, &ds)
 	return ds, err

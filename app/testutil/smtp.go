@@ -111,6 +111,9 @@ func StartSMTP(t testing.TB) *SMTPServer {
 	t.Cleanup(func() {
 		close(s.closing)
 		srv.Close()
+		// Serve may not have registered the listener yet, in which case srv.Close leaves
+		// it open and Accept never returns: close it directly.
+		l.Close()
 		<-served
 	})
 	return s

@@ -88,6 +88,8 @@ var (
 	ErrMailingDisabled = &Error{Code: EFORBIDDEN, Message: "send.refused_disabled"}
 	ErrOwnerBlocked    = &Error{Code: EFORBIDDEN, Message: "send.refused_blocked"}
 	ErrNoRecipients    = &Error{Code: EINVALID, Message: "send.refused_no_recipients"}
+	ErrRunInProgress   = &Error{Code: ECONFLICT, Message: "send.refused_in_progress"}
+	ErrRunSuperseded   = &Error{Code: ECONFLICT, Message: "send.refused_superseded"}
 )
 
 // CanSend is the rule for starting a run: finished, disabled mailings and mailings of blocked

@@ -219,7 +219,11 @@ func (s *Store) DeleteMailing(ctx context.Context, ownerID, id int64) error {
 
 // SetMailingDisabled sets a mailing's disabled flag (a manager's power).
 func (s *Store) SetMailingDisabled(ctx context.Context, id int64, disabled bool) error {
-	res, err := s.DB.NewUpdate().TableExpr("mailings").Set("disabled = ?", disabled).Set("updated_at = ?", s.now()).
+	return s.setMailingDisabled(ctx, s.DB, id, disabled)
+}
+
+func (s *Store) setMailingDisabled(ctx context.Context, db bun.IDB, id int64, disabled bool) error {
+	res, err := db.NewUpdate().TableExpr("mailings").Set("disabled = ?", disabled).Set("updated_at = ?", s.now()).
 		Where("id = ?", id).Exec(ctx)
 	return affected(res, err, "mailing")
 }

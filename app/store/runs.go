@@ -18,6 +18,27 @@ func (s *Store) CreateRun(ctx context.Context, m *mailing.Mailing, kind string, 
 	now := s.now()
 	run := &mailing.Run{MailingID: m.ID, OwnerID: m.OwnerID, Kind: kind, Slot: slot, StartedAt: now}
 	err := s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if kind != mailing.RunSchedule {
+			// While a run of this mailing goes on, its pending deliveries may still go out:
+			// another manual run or a resend now would send twice (a double click, say).
+			busy, err := tx.NewSelect().TableExpr("runs").Where("mailing_id = ? AND finished_at IS NULL", m.ID).Exists(ctx)
+			if err != nil {
+				return err
+			}
+			if busy {
+				return mailing.ErrRunInProgress
+			}
+		}
+		if onlyFrom != 0 {
+			// Only the latest run's failures are still owed: an earlier run's were resent.
+			later, err := tx.NewSelect().TableExpr("runs").Where("mailing_id = ? AND id > ?", m.ID, onlyFrom).Exists(ctx)
+			if err != nil {
+				return err
+			}
+			if later {
+				return mailing.ErrRunSuperseded
+			}
+		}
 		if _, err := tx.NewInsert().Model(run).Returning("id").Exec(ctx); err != nil {
 			if isUniqueViolation(err) {
 				return mailing.Errorf(mailing.ECONFLICT, "mailing %d already has a run for this slot", m.ID)
@@ -30,7 +51,7 @@ func (s *Store) CreateRun(ctx context.Context, m *mailing.Mailing, kind string, 
 			res, err = tx.NewRaw(`INSERT INTO deliveries (run_id, mailing_id, client_id, email, name, state, tries, next_try_at, updated_at)
 				SELECT ?, ?, c.id, c.email, c.full_name, 'pending', 0, ?, ?
 				FROM deliveries AS d JOIN clients AS c ON c.id = d.client_id
-				WHERE d.run_id = ? AND d.state IN ('failed', 'cancelled', 'pending', 'sending') AND c.unsubscribed_at IS NULL`,
+				WHERE d.run_id = ? AND d.state IN ('failed', 'cancelled') AND c.unsubscribed_at IS NULL`,
 				run.ID, m.ID, now, now, onlyFrom).Exec(ctx)
 		} else {
 			res, err = tx.NewRaw(`INSERT INTO deliveries (run_id, mailing_id, client_id, email, name, state, tries, next_try_at, updated_at)
@@ -192,6 +213,18 @@ func (s *Store) ReleaseClaims(ctx context.Context, worker string, ids []int64) e
 		Set("state = 'pending'").Set("claimed_by = NULL").Set("claimed_until = NULL").Set("updated_at = ?", s.now()).
 		Where("id IN (?) AND claimed_by = ? AND state = 'sending'", bun.In(ids), worker).Exec(ctx)
 	return err
+}
+
+// ExtendClaims keeps worker's claims on ids alive until until.
+func (s *Store) ExtendClaims(ctx context.Context, worker string, ids []int64, until time.Time) error {
+	for start := 0; start < len(ids); start += 500 {
+		if _, err := s.DB.NewUpdate().TableExpr("deliveries").Set("claimed_until = ?", until.UTC()).
+			Where("id IN (?) AND claimed_by = ? AND state = 'sending'", bun.In(ids[start:min(start+500, len(ids))]), worker).
+			Exec(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // CancelPending cancels a run's deliveries that nobody is sending, when its mailing was

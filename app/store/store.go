@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
@@ -31,6 +32,7 @@ type Store struct {
 	Dialect string // "sqlite" or "postgres"
 	Clock   mailing.Clock
 	log     *slog.Logger
+	path    string // the SQLite file
 }
 
 // Open connects and verifies the connection settings Mailer depends on.
@@ -58,6 +60,9 @@ func Open(ctx context.Context, dsn, dialect string, clock mailing.Clock, log *sl
 		return nil, fmt.Errorf("unknown database dialect %q", dialect)
 	}
 	s := &Store{DB: db, Dialect: dialect, Clock: clock, log: log}
+	if dialect == "sqlite" {
+		s.path = config.SQLitePath(dsn)
+	}
 	if err := s.verify(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -130,8 +135,10 @@ func (s *Store) Pragmas(ctx context.Context) (Pragmas, error) {
 	return readPragmas(ctx, s.DB)
 }
 
-// Migrate applies every embedded migration of the store's dialect that has not run yet.
-// It returns the names of the migrations it applied.
+// Migrate applies every embedded migration of the store's dialect that has not run yet and
+// returns the names of those it applied. Several processes may start at once: they wait for
+// one another on a lock the database or the OS releases when its holder dies (bun's own
+// lock is a row that a killed process would leave behind for ever).
 func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 	migrations := migrate.NewMigrations()
 	if err := migrations.Discover(db.Migrations(s.Dialect)); err != nil {
@@ -141,10 +148,18 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 	if err := m.Init(ctx); err != nil {
 		return nil, fmt.Errorf("init migrations: %w", err)
 	}
-	if err := m.Lock(ctx); err != nil {
-		return nil, fmt.Errorf("lock migrations: %w", err)
+	if pending, err := s.unapplied(ctx, m); err != nil || !pending {
+		return nil, err
 	}
-	defer m.Unlock(ctx) //nolint:errcheck
+	unlock, err := s.migrationLock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	// Another process may have applied them while this one waited.
+	if pending, err := s.unapplied(ctx, m); err != nil || !pending {
+		return nil, err
+	}
 	group, err := m.Migrate(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
@@ -157,6 +172,47 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 		s.log.Info("migrations applied", "group", group.ID, "count", len(names))
 	}
 	return names, nil
+}
+
+func (s *Store) unapplied(ctx context.Context, m *migrate.Migrator) (bool, error) {
+	ms, err := m.MigrationsWithStatus(ctx)
+	if err != nil {
+		return false, fmt.Errorf("read migration status: %w", err)
+	}
+	return len(ms.Unapplied()) > 0, nil
+}
+
+// migrationLock serialises migrations: a session-level advisory lock on PostgreSQL (dropped
+// with the connection), an flock on a file beside the database on SQLite (dropped with the
+// process).
+func (s *Store) migrationLock(ctx context.Context) (func(), error) {
+	if s.Dialect == "postgres" {
+		conn, err := s.DB.Conn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		const key = 7_305_021_001 // "mailer migrations"
+		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(?)", key); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("lock migrations: %w", err)
+		}
+		return func() {
+			conn.ExecContext(context.Background(), "SELECT pg_advisory_unlock(?)", key)
+			conn.Close()
+		}, nil
+	}
+	f, err := os.OpenFile(s.path+".migrate-lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock migrations: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock migrations: %w", err)
+	}
+	return func() {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
 }
 
 // Ping reports whether the database answers.

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/uptrace/bun"
+
 	"mailer/app/mailing"
 )
 
@@ -101,23 +103,25 @@ func (s *Store) SetRole(ctx context.Context, id int64, role string) error {
 // SetBlocked blocks or unblocks a user. Blocking deletes their sessions in the same
 // transaction, so no request of theirs is served after it commits.
 func (s *Store) SetBlocked(ctx context.Context, id int64, blocked bool) error {
-	return s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bunTx) error {
-		now := s.now()
-		q := tx.NewUpdate().Model((*mailing.User)(nil)).Set("updated_at = ?", now).Where("id = ?", id)
-		if blocked {
-			q = q.Set("blocked_at = COALESCE(blocked_at, ?)", now)
-		} else {
-			q = q.Set("blocked_at = NULL")
-		}
-		if _, err := q.Exec(ctx); err != nil {
-			return err
-		}
-		if !blocked {
-			return nil
-		}
-		_, err := tx.NewDelete().TableExpr("sessions").Where("user_id = ?", id).Exec(ctx)
+	return s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bunTx) error { return s.setBlocked(ctx, tx, id, blocked) })
+}
+
+func (s *Store) setBlocked(ctx context.Context, tx bun.IDB, id int64, blocked bool) error {
+	now := s.now()
+	q := tx.NewUpdate().Model((*mailing.User)(nil)).Set("updated_at = ?", now).Where("id = ?", id)
+	if blocked {
+		q = q.Set("blocked_at = COALESCE(blocked_at, ?)", now)
+	} else {
+		q = q.Set("blocked_at = NULL")
+	}
+	if _, err := q.Exec(ctx); err != nil {
 		return err
-	})
+	}
+	if !blocked {
+		return nil
+	}
+	_, err := tx.NewDelete().TableExpr("sessions").Where("user_id = ?", id).Exec(ctx)
+	return err
 }
 
 // SetUserLanguage remembers the language emails to this user are written in.

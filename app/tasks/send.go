@@ -37,7 +37,7 @@ func (q *Queue) EnqueueRun(ctx context.Context, runID int64, fan int, at time.Ti
 	if !at.IsZero() {
 		id := fmt.Sprintf("run-%d-at-%d", runID, at.Unix())
 		_, err := q.client.EnqueueContext(ctx, asynq.NewTask(TypeSendRun, payload),
-			append(opts, asynq.ProcessAt(at), asynq.TaskID(id), asynq.Retention(time.Minute))...)
+			append(opts, asynq.ProcessAt(at), asynq.TaskID(id))...)
 		if errors.Is(err, asynq.ErrTaskIDConflict) {
 			return nil
 		}

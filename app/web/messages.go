@@ -2,6 +2,7 @@ package web
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -36,7 +37,33 @@ func (s *Server) messageView(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, View{Title: m.Subject, Content: pages.MessagePage(m, canEdit(c)(m.OwnerID))})
+	return s.render(c, View{Title: m.Subject, Content: pages.MessagePage(m, canEdit(c)(m.OwnerID), messagePreview(m))})
+}
+
+// previewSample is the recipient a message preview is rendered for.
+var previewSample = mailing.TemplateData{Name: "Ann Example", Email: "ann@example.com"}
+
+// messagePreview renders m's subject and body as a recipient would get them. Saved messages
+// always render, but a row from before templates were checked may not: its error is shown
+// in place of the preview rather than failing the page.
+func messagePreview(m *mailing.Message) pages.MessagePreview {
+	p := pages.MessagePreview{Sample: previewSample}
+	subject, body, err := mailing.ParseTemplates(m.Subject, m.Body)
+	if err != nil {
+		p.Error = err.Error()
+		return p
+	}
+	var sb, bb strings.Builder
+	if err := subject.Execute(&sb, previewSample); err != nil {
+		p.Error = err.Error()
+		return p
+	}
+	if err := body.Execute(&bb, previewSample); err != nil {
+		p.Error = err.Error()
+		return p
+	}
+	p.Subject, p.Body = sb.String(), bb.String()
+	return p
 }
 
 func (s *Server) messageNew(c *fiber.Ctx) error {

@@ -276,3 +276,94 @@ func mustID(t *testing.T, s string) int64 {
 	}
 	return n
 }
+
+func TestMessagePreviewRendersSampleData(t *testing.T) {
+	srv := testutil.StartServer(t, testutil.ServerOptions{})
+	a := account(t, srv, "preview@example.com", false)
+	r := a.post("/messages/new", url.Values{"subject": {"Hi {{.Name}}"}, "body": {"Dear {{.Name}},\nyour address is {{.Email}}.\n<b>x</b>"}})
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("create: %d %.300s", r.StatusCode, r.Body)
+	}
+	id := createdID(t, a.get("/messages").Body, "messages")
+	v := a.get("/messages/" + id)
+	if v.StatusCode != 200 {
+		t.Fatalf("view: %d", v.StatusCode)
+	}
+	i := strings.Index(v.Body, `id="preview"`)
+	if i < 0 {
+		t.Fatalf("view has no preview section: %.1500s", v.Body)
+	}
+	preview := v.Body[i:]
+	if end := strings.Index(preview, "</section>"); end >= 0 {
+		preview = preview[:end]
+	}
+	for _, want := range []string{"Hi Ann Example", "Dear Ann Example,\nyour address is ann@example.com.\n&lt;b&gt;x&lt;/b&gt;"} {
+		if !strings.Contains(preview, want) {
+			t.Errorf("preview lacks %q:\n%s", want, preview)
+		}
+	}
+	if strings.Contains(preview, "{{.Name}}") {
+		t.Errorf("preview shows the placeholder unrendered:\n%s", preview)
+	}
+	// The page still shows the message as written.
+	if !strings.Contains(v.Body, "Hi {{.Name}}") {
+		t.Error("the view lost the subject as written")
+	}
+}
+
+func TestMessagePreviewOfABrokenLegacyTemplateShowsTheError(t *testing.T) {
+	srv := testutil.StartServer(t, testutil.ServerOptions{})
+	a := account(t, srv, "legacy@example.com", false)
+	ctx := context.Background()
+	u, err := srv.App.Store.UserByEmail(ctx, "legacy@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Stored directly, as a row from before templates were checked: Validate would refuse it.
+	msg := &mailing.Message{OwnerID: u.ID, Subject: "Legacy", SubjectLC: "legacy", Body: "Hello {{.Nope}}"}
+	if err := srv.App.Store.CreateMessage(ctx, msg); err != nil {
+		t.Fatal(err)
+	}
+	v := a.get("/messages/" + strconvFormat(msg.ID))
+	if v.StatusCode != 200 || !strings.Contains(v.Body, `id="preview"`) {
+		t.Fatalf("view of a broken template: %d %.1000s", v.StatusCode, v.Body)
+	}
+	if !strings.Contains(v.Body, "cannot be rendered") || !strings.Contains(v.Body, "Nope") {
+		t.Fatalf("preview does not show the template error: %.2000s", v.Body)
+	}
+}
+
+func TestMessageWithAnInvalidTemplateIsRefusedInPlace(t *testing.T) {
+	srv := testutil.StartServer(t, testutil.ServerOptions{})
+	a := account(t, srv, "tpl@example.com", false)
+	const wantMsg = "The subject or body has a template error."
+	for _, body := range []string{"Hello {{.Nope}}", "Hello {{.Name", "{{range}}"} {
+		r := a.post("/messages/new", url.Values{"subject": {"Template"}, "body": {body}}, "HX-Request", "true")
+		if r.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(r.Body, wantMsg) ||
+			!strings.Contains(r.Body, `id="e-body"`) || strings.Contains(r.Body, "<html") {
+			t.Fatalf("htmx body %q: %d %.800s", body, r.StatusCode, r.Body)
+		}
+		r = a.post("/messages/new", url.Values{"subject": {"Template"}, "body": {body}})
+		if r.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(r.Body, wantMsg) || !strings.Contains(r.Body, "<html") {
+			t.Fatalf("plain body %q: %d %.800s", body, r.StatusCode, r.Body)
+		}
+	}
+	r := a.post("/messages/new", url.Values{"subject": {"Hi {{.Nope}}"}, "body": {"fine"}}, "HX-Request", "true")
+	if r.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(r.Body, wantMsg) {
+		t.Fatalf("htmx subject with a bad field: %d %.800s", r.StatusCode, r.Body)
+	}
+	if r := a.get("/messages"); !strings.Contains(r.Body, "No messages yet") {
+		t.Fatalf("a message with an invalid template was saved: %.800s", r.Body)
+	}
+
+	// Editing is held to the same rule and leaves the message as it was.
+	a.post("/messages/new", url.Values{"subject": {"Good"}, "body": {"Hi {{.Name}}"}})
+	id := createdID(t, a.get("/messages").Body, "messages")
+	r = a.post("/messages/"+id+"/edit", url.Values{"subject": {"Good"}, "body": {"Hi {{.Name"}}, "HX-Request", "true")
+	if r.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(r.Body, wantMsg) || !strings.Contains(r.Body, `id="e-body"`) {
+		t.Fatalf("edit with an invalid template: %d %.800s", r.StatusCode, r.Body)
+	}
+	if v := a.get("/messages/" + id); !strings.Contains(v.Body, "Hi Ann Example") {
+		t.Fatal("the refused edit changed the message")
+	}
+}

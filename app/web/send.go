@@ -24,6 +24,9 @@ func (s *Server) sendPanel(c *fiber.Ctx, m *mailing.Mailing) (pages.SendPanel, e
 		return v, err
 	}
 	v.Progress = &p
+	if !p.Done() && v.Refusal == "" {
+		v.Refusal = s.t(c, mailing.ErrRunInProgress.Message)
+	}
 	v.CanResend = p.Done() && p.Failed+p.Cancelled > 0 && v.Refusal == ""
 	return v, nil
 }

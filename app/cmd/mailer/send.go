@@ -95,8 +95,10 @@ func sendCmd(ctx context.Context, args []string, getenv func(string) string, std
 	kind, from := mailing.RunCLI, int64(0)
 	if failed {
 		last, err := st.LatestRun(ctx, id)
-		if err != nil {
+		if mailing.ErrorCode(err) == mailing.ENOTFOUND {
 			return fmt.Errorf("send: mailing %d has no run to resend", id)
+		} else if err != nil {
+			return err
 		}
 		kind, from = mailing.RunResend, last.ID
 	}
@@ -156,6 +158,10 @@ func refusal(err error) string {
 		return "its owner is blocked"
 	case errors.Is(err, mailing.ErrNoRecipients):
 		return "it has no recipients to send to"
+	case errors.Is(err, mailing.ErrRunInProgress):
+		return "a run of it is still going; send again when it has finished"
+	case errors.Is(err, mailing.ErrRunSuperseded):
+		return "that run has been resent already"
 	}
 	return err.Error()
 }

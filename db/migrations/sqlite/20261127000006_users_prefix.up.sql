@@ -1,0 +1,2 @@
+-- SQLite answers prefix search from the unique index on users.email already.
+SELECT 1;

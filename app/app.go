@@ -15,6 +15,7 @@ import (
 	"mailer/app/i18n"
 	"mailer/app/mail"
 	"mailer/app/mailing"
+	"mailer/app/metrics"
 	"mailer/app/sending"
 	"mailer/app/store"
 	"mailer/app/tasks"
@@ -38,6 +39,8 @@ type App struct {
 	Engine   *sending.Engine
 	Versions *cache.Versions
 	Cache    *cache.Cache
+	// Metrics is this App's own Prometheus registry, served on /metrics.
+	Metrics *metrics.Metrics
 
 	closers      []io.Closer
 	stopRecovery context.CancelFunc
@@ -115,6 +118,11 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 	a.Versions = &cache.Versions{Redis: a.Redis.Client, Log: log}
 	a.Cache = &cache.Cache{Redis: a.Redis.Client, Log: log.With("component", "cache")}
 	a.Engine.Changed = func(ctx context.Context, ownerID int64) { a.Versions.Bump(ctx, ownerID) }
+	a.Metrics = metrics.New()
+	a.Metrics.WatchCache(a.Cache.Stats)
+	a.Metrics.WatchQueues(a.Redis.ConnOpt(), "default")
+	a.closers = append(a.closers, a.Metrics)
+	a.Engine.Metrics = a.Metrics
 	if cfg.SendRate > 0 {
 		a.Engine.Limiter = &sending.RedisLimiter{Redis: a.Redis.Client, Rate: cfg.SendRate}
 	}
@@ -124,7 +132,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 		Config: cfg, Store: a.Store, Redis: a.Redis, Catalog: a.Catalog,
 		Mail: a.Mail, Clock: a.Clock, Log: log,
 		Auth: a.Auth, Providers: auth.NewProviders(cfg, log), Limiter: a.Limiter, Engine: a.Engine,
-		Versions: a.Versions, Cache: a.Cache,
+		Versions: a.Versions, Cache: a.Cache, Metrics: a.Metrics,
 	})
 	if opts.Store == nil {
 		a.closers = append(a.closers, a.Store)

@@ -68,6 +68,9 @@ type Config struct {
 	OIDCDiscoveryURL        string
 	OIDCClientID            string
 	OIDCClientSecret        string
+
+	// MetricsToken, when set, lets a scraper read /metrics with Authorization: Bearer <token>.
+	MetricsToken string
 }
 
 // Rate is N attempts per window; N = 0 disables the limit.
@@ -221,6 +224,7 @@ func Load(getenv func(string) string) (Config, error) {
 	cfg.GoogleKey, cfg.GoogleSecret = get("OAUTH_GOOGLE_KEY", ""), get("OAUTH_GOOGLE_SECRET", "")
 	cfg.OIDCDiscoveryURL = get("OIDC_DISCOVERY_URL", "")
 	cfg.OIDCClientID, cfg.OIDCClientSecret = get("OIDC_CLIENT_ID", ""), get("OIDC_CLIENT_SECRET", "")
+	cfg.MetricsToken = get("METRICS_TOKEN", "")
 	for _, pair := range [][2]string{{"OAUTH_GITHUB_KEY", "OAUTH_GITHUB_SECRET"}, {"OAUTH_GOOGLE_KEY", "OAUTH_GOOGLE_SECRET"}, {"OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"}} {
 		if (getenv(pair[0]) == "") != (getenv(pair[1]) == "") {
 			return Config{}, fmt.Errorf("%s and %s must be set together", pair[0], pair[1])

@@ -38,6 +38,16 @@ type Limiter interface {
 	Wait(ctx context.Context) error
 }
 
+// Observer is told what the engine does, for metrics (app/metrics implements it). Results
+// are sent, failed, deferred and cancelled; code classes 2xx, 4xx, 5xx, network (a failure
+// without a server reply) and none (no SMTP exchange took place).
+type Observer interface {
+	RunStarted()
+	RunFinished()
+	Delivery(result, codeClass string, n int)
+	SMTPLatency(d time.Duration)
+}
+
 // Options are the engine's tunables (see the README's configuration table).
 type Options struct {
 	From      string
@@ -63,6 +73,8 @@ type Engine struct {
 	// Changed is told whose data changed (a run started, attempts recorded), so caches
 	// keyed by data version move on; nil in processes without a cache.
 	Changed func(ctx context.Context, ownerID int64)
+	// Metrics, when set, observes runs, delivery outcomes and SMTP latency.
+	Metrics Observer
 
 	tplMu sync.Mutex
 	tpls  map[int64]*compiled
@@ -96,6 +108,9 @@ func (e *Engine) StartMailing(ctx context.Context, m *mailing.Mailing, kind stri
 		return nil, err
 	}
 	e.Log.Info("run started", "run_id", run.ID, "mailing_id", m.ID, "kind", kind, "recipients", run.Total)
+	if e.Metrics != nil {
+		e.Metrics.RunStarted()
+	}
 	e.changed(ctx, m.OwnerID)
 	if e.Enqueue != nil {
 		fan := (run.Total + e.batch() - 1) / e.batch()
@@ -142,6 +157,7 @@ func (e *Engine) Process(ctx context.Context, runID int64) (Result, error) {
 				return res, err
 			}
 			res.Cancelled += int(n)
+			e.observe("cancelled", "none", int(n))
 			if n > 0 {
 				e.Log.Info("run stopped: mailing disabled or owner blocked", "run_id", runID, "cancelled", n)
 			}
@@ -154,7 +170,9 @@ func (e *Engine) Process(ctx context.Context, runID int64) (Result, error) {
 		if len(claimed) == 0 {
 			break
 		}
+		stopHeartbeat := e.holdClaims(ctx, runID, claimed)
 		outs := e.sendBatch(ctx, run, claimed)
+		stopHeartbeat()
 		// Recording must survive a cancelled ctx: these mails have gone out.
 		rec, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		err = e.Store.RecordOutcomes(rec, e.WorkerID, outs)
@@ -167,16 +185,20 @@ func (e *Engine) Process(ctx context.Context, runID int64) (Result, error) {
 			switch o.State {
 			case mailing.DeliverySent:
 				res.Sent++
+				e.observe("sent", codeClass(o), 1)
 			case mailing.DeliveryFailed:
 				res.Failed++
+				e.observe("failed", codeClass(o), 1)
 				e.Log.Warn("delivery failed", "run_id", runID, "mailing_id", run.MailingID,
 					"delivery_id", o.Delivery.ID, "response", o.Attempt.Response)
 			case mailing.DeliveryPending:
 				res.Retried++
+				e.observe("deferred", codeClass(o), 1)
 				e.Log.Info("delivery deferred", "run_id", runID, "delivery_id", o.Delivery.ID,
 					"try", o.Delivery.Tries+1, "retry_at", o.RetryAt, "response", o.Attempt.Response)
 			case mailing.DeliveryCancelled:
 				res.Cancelled++
+				e.observe("cancelled", "none", 1)
 			}
 		}
 	}
@@ -200,6 +222,9 @@ func (e *Engine) Process(ctx context.Context, runID int64) (Result, error) {
 		p, _ := e.Store.Progress(bg, runID)
 		e.Log.Info("run finished", "run_id", runID, "mailing_id", run.MailingID,
 			"sent", p.Sent, "failed", p.Failed, "cancelled", p.Cancelled, "total", p.Total)
+		if e.Metrics != nil {
+			e.Metrics.RunFinished()
+		}
 	}
 	return res, nil
 }
@@ -265,6 +290,10 @@ func (e *Engine) sendBatch(ctx context.Context, run *mailing.Run, ds []mailing.D
 
 func (e *Engine) sendOne(ctx context.Context, run *mailing.Run, d mailing.Delivery, tpl *compiled, tplErr error) store.Outcome {
 	out := store.Outcome{Delivery: d}
+	if ctx.Err() != nil {
+		out.State = "released" // not started: hand it back for another worker
+		return out
+	}
 	if e.Limiter != nil {
 		if err := e.Limiter.Wait(ctx); err != nil {
 			out.State = "released" // handed back unsent: the worker is stopping
@@ -283,7 +312,11 @@ func (e *Engine) sendOne(ctx context.Context, run *mailing.Run, d mailing.Delive
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 			t0 := time.Now()
 			reply, err = e.Sender.Send(sctx, msg)
-			a.LatencyMS = int(time.Since(t0).Milliseconds())
+			took := time.Since(t0)
+			a.LatencyMS = int(took.Milliseconds())
+			if e.Metrics != nil {
+				e.Metrics.SMTPLatency(took)
+			}
 			cancel()
 		}
 	}
@@ -426,8 +459,67 @@ func contains(ids []int64, id int64) bool {
 	return false
 }
 
+// observe counts n delivery outcomes for metrics.
+func (e *Engine) observe(result, class string, n int) {
+	if e.Metrics != nil && n > 0 {
+		e.Metrics.Delivery(result, class, n)
+	}
+}
+
+// codeClass is an outcome's SMTP reply class for metrics: from the server's code; network
+// for a failure without a reply; none when no SMTP exchange took place (the message could
+// not be built).
+func codeClass(o store.Outcome) string {
+	a := o.Attempt
+	switch code := a.SMTPCode; {
+	case code >= 200 && code < 300:
+		return "2xx"
+	case code >= 400 && code < 500:
+		return "4xx"
+	case code >= 500 && code < 600:
+		return "5xx"
+	case a.Status == mailing.AttemptSuccess:
+		return "2xx"
+	case strings.HasPrefix(a.Response, errTemplate.Error()+":"), strings.HasPrefix(a.Response, "mail: "):
+		return "none"
+	}
+	return "network"
+}
+
 func (e *Engine) changed(ctx context.Context, ownerID int64) {
 	if e.Changed != nil {
 		e.Changed(context.WithoutCancel(ctx), ownerID)
 	}
+}
+
+// holdClaims extends the claims of a batch while it is being sent, so a batch that takes
+// longer than CLAIM_TTL (a slow server, a low SEND_RATE) is not taken back by recovery and
+// sent a second time. It returns the function that stops it.
+func (e *Engine) holdClaims(ctx context.Context, runID int64, ds []mailing.Delivery) func() {
+	ids := make([]int64, len(ds))
+	for i, d := range ds {
+		ids[i] = d.ID
+	}
+	every := e.claimTTL() / 3
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), every)
+				err := e.Store.ExtendClaims(bg, e.WorkerID, ids, e.Clock.Now().Add(e.claimTTL()))
+				cancel()
+				if err != nil {
+					e.Log.Warn("extend claims", "run_id", runID, "err", err)
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-stopped }
 }

@@ -50,6 +50,8 @@ func (s *Server) logRequests(c *fiber.Ctx) error {
 	if uid, ok := c.Locals(localUserID).(int64); ok && uid != 0 {
 		attrs = append(attrs, "user_id", uid)
 	}
+	// By route pattern, never the path: an id in the path would make a series per id.
+	s.Metrics.HTTPRequest(c.Method(), metricsRoute(c), c.Response().StatusCode(), time.Since(start))
 	level := slog.LevelInfo
 	if c.Response().StatusCode() >= 500 {
 		level = slog.LevelError

@@ -18,6 +18,7 @@ import (
 	"mailer/app/i18n"
 	"mailer/app/mail"
 	"mailer/app/mailing"
+	"mailer/app/metrics"
 	"mailer/app/sending"
 	"mailer/app/store"
 	"mailer/app/tasks"
@@ -39,6 +40,8 @@ type Deps struct {
 	Engine    *sending.Engine
 	Versions  *cache.Versions
 	Cache     *cache.Cache
+	// Metrics is served on /metrics and observes HTTP latency; nil disables both.
+	Metrics *metrics.Metrics
 }
 
 // Server is the Fiber application with its dependencies.

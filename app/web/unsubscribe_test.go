@@ -36,10 +36,14 @@ func schedSendAndWait(t *testing.T, srv *testutil.Server, a *browser, id int64, 
 		body := a.get(path+"/progress", "HX-Request", "true").Body
 		return strings.Contains(body, "Run #"+itoa(run.ID)) && !strings.Contains(body, "hx-trigger")
 	})
-	run, err = srv.App.Store.RunByID(context.Background(), run.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The bar says done once no delivery is left; the run is closed (finished_at) just after.
+	testutil.Eventually(t, 10*time.Second, "the run to be closed", func() bool {
+		run, err = srv.App.Store.RunByID(context.Background(), run.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return run.FinishedAt != nil
+	})
 	return run
 }
 

@@ -35,8 +35,12 @@ commands:
   send [--failed] [--wait 2m] [--async] ID
                           send a mailing now in this process (no Redis needed); exit 3 if retries still wait
   healthcheck             exit 0 when the local server's /healthz answers 200 (for containers)
+  backup FILE             copy the SQLite database into FILE, a consistent snapshot (PostgreSQL: use pg_dump)
+  check                   test the configuration, database, Redis and SMTP, print a table; exit 1 on a failure
   user SUBCOMMAND         manage accounts: create --email E [--manager] (password on stdin, else
                           generated and printed), promote E, block E, unblock E
+  bench send|web [flags]  measure this machine on a throwaway database: send -n N [-redis URL] [-db D]
+                          (msg/s end to end vs raw SMTP), web [-clients N] [-c 64] [-d 10s] (page latency)
   help                    print this text
 
 configuration comes from environment variables; see README.md`
@@ -58,8 +62,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return sendCmd(ctx, args, getenv, stdout)
 	case "healthcheck":
 		return healthcheck(ctx, getenv)
+	case "backup":
+		return backupCmd(ctx, args, getenv, stdout)
+	case "check":
+		return checkCmd(ctx, args, getenv, stdout)
 	case "user":
 		return userCmd(ctx, args, getenv, stdin, stdout)
+	case "bench":
+		return benchCmd(ctx, args, getenv, stdout)
 	}
 	return fmt.Errorf("unknown command %q (try: mailer help)", cmd)
 }

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/pprof"
+	"time"
+
+	"mailer/app/bench"
+)
+
+const benchUsage = "bench: usage: mailer bench send [-n 10000] [-redis URL] [-db sqlite|postgres-url] [-cpuprofile FILE] | " +
+	"mailer bench web [-clients 100000] [-c 64] [-d 10s] [-max 200000] [-db sqlite|postgres-url] [-redis URL] [-cpuprofile PREFIX]"
+
+// benchCmd measures this machine: the send path end to end, or the web pages under load.
+// Each run works on a throwaway database; -redis names a database number that is flushed.
+func benchCmd(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return errors.New(benchUsage)
+	}
+	// SEND_BATCH, SEND_CONCURRENCY, SMTP_MAX_CONNS… in the environment override the
+	// benchmark's settings, to try others.
+	env := map[string]string{}
+	for _, k := range bench.Tunables {
+		if v := getenv(k); v != "" {
+			env[k] = v
+		}
+	}
+	switch args[0] {
+	case "send":
+		o := bench.SendOptions{Env: env, Log: os.Stderr}
+		var profile string
+		fs, err := parseFlags("bench send", args[1:], func(fs *flag.FlagSet) {
+			fs.IntVar(&o.N, "n", 10000, "recipients")
+			fs.StringVar(&o.RedisURL, "redis", "", "Redis URL with a database number (flushed); empty: embedded")
+			fs.StringVar(&o.DB, "db", "sqlite", "sqlite, or a postgres:// URL (a fresh schema is used)")
+			fs.StringVar(&profile, "cpuprofile", "", "write a CPU profile of the send to this file")
+		})
+		if err != nil {
+			return err
+		}
+		if fs.NArg() > 0 {
+			return fmt.Errorf("bench send: unexpected argument %q", fs.Arg(0))
+		}
+		if profile != "" {
+			f, err := os.Create(profile)
+			if err != nil {
+				return fmt.Errorf("bench send: %w", err)
+			}
+			defer f.Close()
+			o.CPUProfile = f
+		}
+		res, err := bench.RunSend(ctx, o)
+		if err != nil {
+			return fmt.Errorf("bench send: %w", err)
+		}
+		res.WriteTable(stdout)
+		if profile != "" {
+			fmt.Fprintf(stdout, "\nCPU profile of the send written to %s (go tool pprof -top %s)\n", profile, profile)
+		}
+		return nil
+	case "web":
+		o := bench.WebOptions{Env: env, Log: os.Stderr}
+		var profile string
+		fs, err := parseFlags("bench web", args[1:], func(fs *flag.FlagSet) {
+			fs.IntVar(&o.Clients, "clients", 100000, "clients of the signed-in user")
+			fs.IntVar(&o.Concurrency, "c", 64, "requests in flight")
+			fs.DurationVar(&o.Duration, "d", 10*time.Second, "duration per endpoint")
+			fs.IntVar(&o.MaxRequests, "max", 200000, "at most this many requests per endpoint")
+			fs.StringVar(&o.DB, "db", "sqlite", "sqlite, or a postgres:// URL (a fresh schema is used)")
+			fs.StringVar(&o.RedisURL, "redis", "", "Redis URL with a database number (flushed); empty: embedded")
+			fs.StringVar(&profile, "cpuprofile", "", "write a CPU profile of each endpoint's load to PREFIX.ENDPOINT.prof")
+		})
+		if err != nil {
+			return err
+		}
+		if fs.NArg() > 0 {
+			return fmt.Errorf("bench web: unexpected argument %q", fs.Arg(0))
+		}
+		if profile != "" {
+			o.CPUProfile = func(endpoint string) (func(), error) {
+				f, err := os.Create(profile + "." + endpoint + ".prof")
+				if err != nil {
+					return nil, fmt.Errorf("bench web: %w", err)
+				}
+				if err := pprof.StartCPUProfile(f); err != nil {
+					f.Close()
+					return nil, fmt.Errorf("bench web: %w", err)
+				}
+				return func() { pprof.StopCPUProfile(); f.Close() }, nil
+			}
+		}
+		if o.Clients <= 0 || o.Concurrency <= 0 || o.Duration <= 0 || o.MaxRequests <= 0 {
+			return errors.New("bench web: -clients, -c, -d and -max must be positive")
+		}
+		res, err := bench.RunWeb(ctx, o)
+		if err != nil {
+			return fmt.Errorf("bench web: %w", err)
+		}
+		res.WriteTable(stdout)
+		return nil
+	}
+	return errors.New(benchUsage)
+}

@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"time"
 
 	"mailer/app"
 	"mailer/app/config"
@@ -44,6 +47,32 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := a.StartWorker(); err != nil {
 		return err
 	}
+	if addr := getenv("WORKER_METRICS_ADDR"); addr != "" {
+		// The worker's sending figures live in its own process: it serves them itself.
+		srv := &http.Server{Addr: addr, Handler: metricsOnly(a.Metrics.Handler(), cfg.MetricsToken), ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
+				log.Error("worker metrics", "addr", addr, "err", err)
+			}
+		}()
+		defer srv.Close()
+	}
 	<-ctx.Done()
 	return nil
+}
+
+// metricsOnly serves /metrics, behind METRICS_TOKEN when it is set.
+func metricsOnly(h http.Handler, token string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/metrics" {
+			http.NotFound(w, r)
+			return
+		}
+		if token != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+token)) != 1 {
+			w.Header().Set("WWW-Authenticate", "Bearer")
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -229,5 +232,46 @@ func TestBinaryExitsZeroOnSIGTERM(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "worker stopped") {
 		t.Errorf("worker stdout lacks %q", "worker stopped")
+	}
+}
+
+func TestWorkerServesItsOwnMetricsBehindTheToken(t *testing.T) {
+	url := testutil.RedisURL(t)
+	if url == "" {
+		log, _ := testutil.Logger(t)
+		r, err := tasks.OpenRedis(context.Background(), "", log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close() })
+		url = "redis://" + r.Addr()
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	env := map[string]string{"REDIS_URL": url, "DATA_DIR": t.TempDir(), "WORKER_METRICS_ADDR": addr,
+		"METRICS_TOKEN": "scrape-token", "SECRET_KEY": "worker-test-secret-0123456789abcdefghijkl"}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, io.Discard) }()
+	defer func() { cancel(); <-done }()
+	get := func(token string) int {
+		req, _ := http.NewRequest("GET", "http://"+addr+"/metrics", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	testutil.Eventually(t, 20*time.Second, "the worker's metrics endpoint", func() bool { return get("scrape-token") == 200 })
+	if code := get("wrong"); code != http.StatusUnauthorized {
+		t.Fatalf("wrong token: %d, want 401", code)
 	}
 }

@@ -14,6 +14,8 @@ import (
 // (not started yet, or finished). Only the latest slot counts: a worker that was down for
 // three days sends a daily mailing once, not three times.
 func DueSlot(m *Mailing, now time.Time) (slot time.Time, ok bool) {
+	// Slots are counted in UTC, whatever zone the times arrive in.
+	now = now.UTC()
 	if now.Before(m.StartAt) || !m.EndAt.After(now) {
 		return time.Time{}, false
 	}

@@ -22,6 +22,10 @@ func (e *Engine) Schedule(ctx context.Context) (started int, err error) {
 		if !ok || (c.LastSlot != nil && !slot.After(c.LastSlot.UTC())) {
 			continue
 		}
+		// A one-off mailing someone already sent by hand is not sent again by the clock.
+		if c.Period == mailing.PeriodNone && c.FirstAttemptAt != nil {
+			continue
+		}
 		_, err := e.StartMailing(ctx, &c.Mailing, mailing.RunSchedule, &slot, 0)
 		switch mailing.ErrorCode(err) {
 		case "":

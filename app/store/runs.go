@@ -19,9 +19,17 @@ func (s *Store) CreateRun(ctx context.Context, m *mailing.Mailing, kind string, 
 	run := &mailing.Run{MailingID: m.ID, OwnerID: m.OwnerID, Kind: kind, Slot: slot, StartedAt: now}
 	err := s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if kind != mailing.RunSchedule {
-			// While a run of this mailing goes on, its pending deliveries may still go out:
-			// another manual run or a resend now would send twice (a double click, say).
-			busy, err := tx.NewSelect().TableExpr("runs").Where("mailing_id = ? AND finished_at IS NULL", m.ID).Exists(ctx)
+			if s.Dialect == "postgres" {
+				// Two presses at once must not both pass the check below: serialise on the mailing.
+				if _, err := tx.NewRaw("SELECT id FROM mailings WHERE id = ? FOR UPDATE", m.ID).Exec(ctx); err != nil {
+					return err
+				}
+			}
+			// While a run of this mailing has deliveries to send, another manual run or a
+			// resend would send twice (a double click, say).
+			busy, err := tx.NewSelect().TableExpr("runs AS r").
+				Join("JOIN deliveries AS d ON d.run_id = r.id").
+				Where("r.mailing_id = ? AND r.finished_at IS NULL AND d.state IN ('pending', 'sending')", m.ID).Exists(ctx)
 			if err != nil {
 				return err
 			}

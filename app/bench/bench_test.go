@@ -16,6 +16,9 @@ func TestSendTiny(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !res.Finished {
+		t.Errorf("the run did not finish: %d pending", res.Pending)
+	}
 	if res.Attempts != n || res.Sent != n || res.SinkCount != n {
 		t.Errorf("attempts %d, sent %d, sink %d; want %d each", res.Attempts, res.Sent, res.SinkCount, n)
 	}

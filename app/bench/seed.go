@@ -69,10 +69,13 @@ func seedMessage(ctx context.Context, st *store.Store, ownerID int64, subject st
 	return m, nil
 }
 
-// seedMailing saves a mailing of messageID that runs from a minute ago for a day.
+// seedMailing saves a one-off mailing of messageID that starts in an hour and ends in a
+// day. Its start lies ahead so that the worker's scheduler does not start a run of its own
+// beside the benchmark's (a due slot without a run is started by the scheduler); "send
+// now" is allowed until the end.
 func seedMailing(ctx context.Context, st *store.Store, ownerID, messageID int64, r store.Recipients) (*mailing.Mailing, error) {
 	now := time.Now().UTC()
-	m := &mailing.Mailing{OwnerID: ownerID, MessageID: messageID, StartAt: now.Add(-time.Minute), EndAt: now.Add(24 * time.Hour),
+	m := &mailing.Mailing{OwnerID: ownerID, MessageID: messageID, StartAt: now.Add(time.Hour), EndAt: now.Add(25 * time.Hour),
 		Period: mailing.PeriodNone}
 	if errs := m.Validate(); len(errs) > 0 {
 		return nil, fmt.Errorf("seed mailing: %v", errs)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/singleflight"
 
 	"mailer/app/mailing"
 )
@@ -74,6 +75,7 @@ type Cache struct {
 	Log    *slog.Logger
 	hits   atomic.Int64
 	misses atomic.Int64
+	flight singleflight.Group
 }
 
 // Stats returns the hit and miss counts so far.
@@ -93,12 +95,20 @@ func Get[T any](ctx context.Context, c *Cache, key string, ttl time.Duration, lo
 	}
 	c.misses.Add(1)
 	c.Log.Debug("cache miss", "key", key)
-	v, err := load()
+	// When a key expires under load, one request computes it and the others wait for it.
+	res, err, _ := c.flight.Do(key, func() (any, error) {
+		v, err := load()
+		if err != nil {
+			return v, err
+		}
+		if b, err := json.Marshal(v); err == nil {
+			c.Redis.Set(ctx, key, b, ttl)
+		}
+		return v, nil
+	})
 	if err != nil {
-		return v, err
+		var zero T
+		return zero, err
 	}
-	if b, err := json.Marshal(v); err == nil {
-		c.Redis.Set(ctx, key, b, ttl)
-	}
-	return v, nil
+	return res.(T), nil
 }

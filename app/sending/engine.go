@@ -113,7 +113,9 @@ func (e *Engine) StartMailing(ctx context.Context, m *mailing.Mailing, kind stri
 	}
 	e.changed(ctx, m.OwnerID)
 	if e.Enqueue != nil {
-		fan := (run.Total + e.batch() - 1) / e.batch()
+		// Each task works until the run is drained, so more tasks than workers can run at
+		// once would only queue up to find nothing left.
+		fan := min((run.Total+e.batch()-1)/e.batch(), 16)
 		if err := e.Enqueue.EnqueueRun(ctx, run.ID, fan, time.Time{}); err != nil {
 			// The run is recorded; recovery enqueues it again from the database.
 			e.Log.Error("enqueue run", "run_id", run.ID, "err", err)

@@ -266,9 +266,15 @@ func (s *Store) HomeCounts(ctx context.Context, scope mailing.Scope) (HomeCounts
 		return hc, err
 	}
 	hc.Running = int(n)
-	err = owner(s.DB.NewSelect().TableExpr("mailing_clients AS mc").
+	if !scope.All {
+		// An owner's emails are unique, so distinct clients are distinct emails: no join.
+		err = s.DB.NewSelect().TableExpr("mailing_clients AS mc").ColumnExpr("COUNT(DISTINCT mc.client_id)").
+			Join("JOIN mailings AS ml ON ml.id = mc.mailing_id").Where("ml.owner_id = ?", scope.UserID).
+			Scan(ctx, &hc.Recipients)
+		return hc, err
+	}
+	err = s.DB.NewSelect().TableExpr("mailing_clients AS mc").
 		ColumnExpr("COUNT(DISTINCT c.email)").
-		Join("JOIN mailings AS ml ON ml.id = mc.mailing_id").
-		Join("JOIN clients AS c ON c.id = mc.client_id"), "ml.owner_id").Scan(ctx, &hc.Recipients)
+		Join("JOIN clients AS c ON c.id = mc.client_id").Scan(ctx, &hc.Recipients)
 	return hc, err
 }

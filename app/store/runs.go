@@ -110,7 +110,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, runID int64, worker string,
 		// re-run it per row and overrun the LIMIT. SKIP LOCKED lets workers claim side by side.
 		err := s.DB.NewRaw(`WITH picked AS MATERIALIZED (
 				SELECT id FROM deliveries WHERE run_id = ? AND state = 'pending' AND next_try_at <= ?
-				ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED)
+				ORDER BY next_try_at, id LIMIT ? FOR UPDATE SKIP LOCKED)
 			UPDATE deliveries SET state = 'sending', claimed_by = ?, claimed_until = ?, updated_at = ?
 			FROM picked WHERE deliveries.id = picked.id AND deliveries.state = 'pending'
 			RETURNING deliveries.id, deliveries.run_id, deliveries.mailing_id, COALESCE(deliveries.client_id, 0) AS client_id,
@@ -118,10 +118,12 @@ func (s *Store) ClaimDeliveries(ctx context.Context, runID int64, worker string,
 			runID, now, n, worker, claimUntil.UTC(), now).Scan(ctx, &ds)
 		return ds, err
 	}
-	// SQLite runs one writer at a time, so the statement is atomic as it stands.
+	// SQLite runs one writer at a time, so the statement is atomic as it stands. The order
+	// follows the (run_id, state, next_try_at, id) index, and the unary + keeps SQLite from
+	// preferring the (state, …) index, which would walk every pending row of every run.
 	err := s.DB.NewRaw(`UPDATE deliveries SET state = 'sending', claimed_by = ?, claimed_until = ?, updated_at = ?
-		WHERE id IN (SELECT id FROM deliveries WHERE run_id = ? AND state = 'pending' AND next_try_at <= ? ORDER BY id LIMIT ?)
-		AND state = 'pending'
+		WHERE id IN (SELECT id FROM deliveries WHERE run_id = ? AND state = 'pending' AND next_try_at <= ? ORDER BY next_try_at, id LIMIT ?)
+		AND +state = 'pending'
 		RETURNING id, run_id, mailing_id, COALESCE(client_id, 0) AS client_id, email, name, tries`,
 		worker, claimUntil.UTC(), now, runID, now, n).Scan(ctx, &ds)
 	return ds, err
@@ -177,10 +179,15 @@ func (s *Store) RecordOutcomes(ctx context.Context, worker string, outs []Outcom
 				q := tx.NewUpdate().TableExpr("deliveries").Set(set, args...).Set("updated_at = ?", now).
 					Set("claimed_by = NULL").Set("claimed_until = NULL").
 					Where("id IN (?)", bun.In(ids[start:min(start+500, len(ids))]))
+				// On SQLite the unary + keeps the lookup on the primary key (see ClaimDeliveries).
+				plus := ""
+				if s.Dialect == "sqlite" {
+					plus = "+"
+				}
 				if mine {
-					q = q.Where("claimed_by = ? AND state = 'sending'", worker)
+					q = q.Where("claimed_by = ? AND "+plus+"state = 'sending'", worker)
 				} else {
-					q = q.Where("state IN ('pending', 'sending')")
+					q = q.Where(plus + "state IN ('pending', 'sending')")
 				}
 				if _, err := q.Exec(ctx); err != nil {
 					return err

@@ -50,6 +50,9 @@ func Open(ctx context.Context, dsn, dialect string, clock mailing.Clock, log *sl
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite: %w", err)
 		}
+		// Keep connections open: opening one costs more than most queries (Go keeps 2 idle).
+		sqldb.SetMaxOpenConns(8)
+		sqldb.SetMaxIdleConns(8)
 		db = bun.NewDB(sqldb, sqlitedialect.New())
 	case "postgres":
 		sqldb := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(dsn)))

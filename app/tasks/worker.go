@@ -3,6 +3,7 @@ package tasks
 import (
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/hibiken/asynq"
 )
@@ -29,8 +30,11 @@ func NewWorker(r *Redis, log *slog.Logger, opts WorkerOptions) *Worker {
 	w := &Worker{log: log, mux: asynq.NewServeMux()}
 	w.server = asynq.NewServer(conn, asynq.Config{
 		Concurrency: opts.Concurrency,
-		Logger:      asynqLogger{log.With("component", "asynq")},
-		LogLevel:    asynq.WarnLevel,
+		// An idle queue is polled this often: the default (about a second) would leave a
+		// "Send now" waiting before its first mail goes out.
+		TaskCheckInterval: 100 * time.Millisecond,
+		Logger:            asynqLogger{log.With("component", "asynq")},
+		LogLevel:          asynq.WarnLevel,
 	})
 	w.scheduler = asynq.NewScheduler(conn, &asynq.SchedulerOpts{
 		Logger:   asynqLogger{log.With("component", "scheduler")},

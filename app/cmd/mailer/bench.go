@@ -13,8 +13,9 @@ import (
 	"mailer/app/bench"
 )
 
-const benchUsage = "bench: usage: mailer bench send [-n 10000] [-redis URL] [-db sqlite|postgres-url] [-cpuprofile FILE] | " +
-	"mailer bench web [-clients 100000] [-c 64] [-d 10s] [-max 200000] [-db sqlite|postgres-url] [-redis URL] [-cpuprofile PREFIX]"
+const benchUsage = "bench: usage: mailer bench send [-n 10000] [-redis URL] [-db sqlite|postgres-url] [-cpuprofile FILE] [-timeout 10m] | " +
+	"mailer bench web [-clients 100000] [-c 64] [-d 10s] [-max 200000] [-db sqlite|postgres-url] [-redis URL] [-cpuprofile PREFIX] | " +
+	"mailer bench faults [-n 10000] -redis URL [-at 10,50,90]"
 
 // benchCmd measures this machine: the send path end to end, or the web pages under load.
 // Each run works on a throwaway database; -redis names a database number that is flushed.
@@ -31,6 +32,8 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}
 	switch args[0] {
+	case "faults":
+		return benchFaults(ctx, args[1:], getenv, stdout)
 	case "send":
 		o := bench.SendOptions{Env: env, Log: os.Stderr}
 		var profile string
@@ -39,6 +42,7 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 			fs.StringVar(&o.RedisURL, "redis", "", "Redis URL with a database number (flushed); empty: embedded")
 			fs.StringVar(&o.DB, "db", "sqlite", "sqlite, or a postgres:// URL (a fresh schema is used)")
 			fs.StringVar(&profile, "cpuprofile", "", "write a CPU profile of the send to this file")
+			fs.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "how long to wait for the run to finish")
 		})
 		if err != nil {
 			return err
@@ -61,6 +65,9 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 		res.WriteTable(stdout)
 		if profile != "" {
 			fmt.Fprintf(stdout, "\nCPU profile of the send written to %s (go tool pprof -top %s)\n", profile, profile)
+		}
+		if !res.Finished {
+			return fmt.Errorf("bench send: the run did not finish within -timeout %s: %d deliveries still pending", o.Timeout, res.Pending)
 		}
 		return nil
 	case "web":

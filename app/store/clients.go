@@ -42,9 +42,16 @@ func (s *Store) clientQuery(scope mailing.Scope) *bun.SelectQuery {
 func (s *Store) ListClients(ctx context.Context, scope mailing.Scope, p mailing.ListParams) (mailing.Page[mailing.Client], error) {
 	q := s.clientQuery(scope)
 	if term := normalizeSearch(p.Q); term != "" {
-		e1, a1 := s.prefix("c.email", term)
-		e2, a2 := s.prefix("c.name_lc", term)
-		q = q.Where("("+e1+" OR "+e2+")", append(a1, a2...)...)
+		// Two index range scans joined by UNION: with OR the planner walks every client of
+		// the owner in list order and filters.
+		e1, a1 := s.prefix("email", term)
+		e2, a2 := s.prefix("name_lc", term)
+		owner, oargs := "", []any{}
+		if !scope.All {
+			owner, oargs = "owner_id = ? AND ", []any{scope.UserID}
+		}
+		args := append(append(append(append([]any{}, oargs...), a1...), oargs...), a2...)
+		q = q.Where("c.id IN (SELECT id FROM clients WHERE "+owner+e1+" UNION SELECT id FROM clients WHERE "+owner+e2+")", args...)
 	}
 	return keyset(ctx, q, clientList, p, clientSortValue)
 }

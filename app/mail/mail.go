@@ -38,6 +38,9 @@ type Sender interface {
 // ErrHeaderInjection is returned when a header value holds CR or LF.
 var ErrHeaderInjection = errors.New("mail: header value contains a line break")
 
+// ErrHeaderTooLong is returned for an extra header that would not fit on one line.
+var ErrHeaderTooLong = errors.New("mail: header too long")
+
 func clean(v string) error {
 	if strings.ContainsAny(v, "\r\n") {
 		return ErrHeaderInjection
@@ -68,6 +71,10 @@ func Build(m Message) ([]byte, error) {
 		if err := clean(v); err != nil {
 			return nil, err
 		}
+		// These headers are not folded: keep them inside the 998-octet line limit.
+		if len(k)+len(v) > 900 {
+			return nil, ErrHeaderTooLong
+		}
 	}
 	if m.Date.IsZero() {
 		m.Date = time.Now()
@@ -78,8 +85,11 @@ func Build(m Message) ([]byte, error) {
 	var b bytes.Buffer
 	h := func(k, v string) { fmt.Fprintf(&b, "%s: %s\r\n", k, v) }
 	h("From", from.String())
-	h("To", to.String())
-	h("Subject", mime.QEncoding.Encode("utf-8", m.Subject))
+	// Encoded words are folded onto continuation lines: a long name or subject would
+	// otherwise pass the 998-octet line limit and be refused by the server.
+	fold := func(v string) string { return strings.ReplaceAll(v, "?= =?", "?=\r\n =?") }
+	h("To", fold(to.String()))
+	h("Subject", fold(mime.QEncoding.Encode("utf-8", m.Subject)))
 	h("Date", m.Date.Format(time.RFC1123Z))
 	h("Message-ID", "<"+m.MessageID+">")
 	h("MIME-Version", "1.0")

@@ -36,7 +36,7 @@ func Permanent(err error) bool {
 	if errors.As(err, &se) {
 		return se.Code >= 500
 	}
-	return errors.Is(err, ErrHeaderInjection) || errors.Is(err, errBadAddress)
+	return errors.Is(err, ErrHeaderInjection) || errors.Is(err, ErrHeaderTooLong) || errors.Is(err, errBadAddress)
 }
 
 var errBadAddress = errors.New("mail: bad address")

@@ -24,18 +24,26 @@ type Client struct {
 // Validate normalises c and returns field → translation key for every broken rule.
 func (c *Client) Validate() map[string]string {
 	errs := map[string]string{}
+	// A NUL byte is refused by the database: say so on the field instead of failing later.
+	for field, v := range map[string]string{"email": c.Email, "full_name": c.FullName, "comment": c.Comment} {
+		if strings.ContainsRune(v, 0) {
+			errs[field] = "validation.nul"
+		}
+	}
 	var ok bool
-	if c.Email, ok = NormalizeEmail(c.Email); !ok {
+	if c.Email, ok = NormalizeEmail(c.Email); !ok && errs["email"] == "" {
 		errs["email"] = "validation.email"
 	}
 	c.FullName = strings.TrimSpace(c.FullName)
-	if strings.ContainsAny(c.FullName, "\r\n") {
+	switch {
+	case errs["full_name"] != "":
+	case strings.ContainsAny(c.FullName, "\r\n"):
 		errs["full_name"] = "validation.one_line"
-	} else if len([]rune(c.FullName)) > 200 {
+	case len([]rune(c.FullName)) > 200:
 		errs["full_name"] = "validation.too_long"
 	}
 	c.NameLC = strings.ToLower(c.FullName)
-	if len([]rune(c.Comment)) > 2000 {
+	if len([]rune(c.Comment)) > 2000 && errs["comment"] == "" {
 		errs["comment"] = "validation.too_long"
 	}
 	return errs
@@ -59,16 +67,29 @@ type Message struct {
 // it would otherwise be a way to inject mail headers.
 func (m *Message) Validate() map[string]string {
 	errs := map[string]string{}
-	if strings.ContainsAny(m.Subject, "\r\n") {
-		errs["subject"] = "validation.one_line"
-	} else if m.Subject = strings.TrimSpace(m.Subject); m.Subject == "" {
-		errs["subject"] = "validation.required"
-	} else if len([]rune(m.Subject)) > 250 {
-		errs["subject"] = "validation.too_long"
+	for field, v := range map[string]string{"subject": m.Subject, "body": m.Body} {
+		if strings.ContainsRune(v, 0) {
+			errs[field] = "validation.nul"
+		}
 	}
-	if strings.TrimSpace(m.Body) == "" {
+	switch {
+	case strings.ContainsAny(m.Subject, "\r\n"):
+		errs["subject"] = "validation.one_line"
+	case errs["subject"] != "":
+	case strings.TrimSpace(m.Subject) == "":
+		m.Subject = ""
+		errs["subject"] = "validation.required"
+	case len([]rune(strings.TrimSpace(m.Subject))) > 250:
+		m.Subject = strings.TrimSpace(m.Subject)
+		errs["subject"] = "validation.too_long"
+	default:
+		m.Subject = strings.TrimSpace(m.Subject)
+	}
+	switch {
+	case errs["body"] != "":
+	case strings.TrimSpace(m.Body) == "":
 		errs["body"] = "validation.required"
-	} else if len(m.Body) > 256<<10 {
+	case len(m.Body) > 256<<10:
 		errs["body"] = "validation.too_long"
 	}
 	if len(errs) == 0 {

@@ -412,10 +412,10 @@ func (e *Engine) template(ctx context.Context, mailingID int64) (*compiled, erro
 func (e *Engine) message(run *mailing.Run, d mailing.Delivery, tpl *compiled) (mailpkg.Message, error) {
 	data := mailing.TemplateData{Name: d.Name, Email: d.Email}
 	var subj, body bytes.Buffer
-	if err := tpl.subject.Execute(&subj, data); err != nil {
+	if err := mailing.Render(&subj, tpl.subject, data); err != nil {
 		return mailpkg.Message{}, fmt.Errorf("%w: %v", errTemplate, err)
 	}
-	if err := tpl.body.Execute(&body, data); err != nil {
+	if err := mailing.Render(&body, tpl.body, data); err != nil {
 		return mailpkg.Message{}, fmt.Errorf("%w: %v", errTemplate, err)
 	}
 	to := (&mail.Address{Name: d.Name, Address: d.Email}).String()

@@ -26,8 +26,9 @@ func (l *RedisLimiter) Wait(ctx context.Context) error {
 		sec := now.Unix()
 		n, err := takeSlot.Run(ctx, l.Redis, []string{"mailer:sendrate:" + strconv.FormatInt(sec, 10)}).Int()
 		if err != nil {
-			// Without Redis there is no shared count; sending goes on rather than stalls.
-			return nil
+			// Without Redis there is no shared count; sending goes on rather than stalls,
+			// unless the worker is stopping.
+			return ctx.Err()
 		}
 		if n <= l.Rate {
 			return nil

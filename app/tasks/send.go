@@ -62,6 +62,11 @@ type RunProcessor interface {
 // HandleSendRun registers the send task's handler.
 func (w *Worker) HandleSendRun(p RunProcessor) {
 	w.mux.HandleFunc(TypeSendRun, func(ctx context.Context, t *asynq.Task) error {
+		w.handlers.Add(1)
+		defer w.handlers.Done()
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		defer context.AfterFunc(w.stopping, cancel)()
 		var pl sendRunPayload
 		if err := json.Unmarshal(t.Payload(), &pl); err != nil || pl.RunID == 0 {
 			return fmt.Errorf("bad %s payload: %w", TypeSendRun, asynq.SkipRetry)

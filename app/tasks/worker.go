@@ -1,8 +1,10 @@
 package tasks
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -14,6 +16,13 @@ type Worker struct {
 	scheduler *asynq.Scheduler
 	mux       *asynq.ServeMux
 	log       *slog.Logger
+
+	// Asynq does not cancel a running handler at shutdown; it abandons it after its grace
+	// period, mid-batch. stopping tells handlers to stop claiming at once, and handlers
+	// lets Shutdown wait until their sends are recorded.
+	stopping context.Context
+	stop     context.CancelFunc
+	handlers sync.WaitGroup
 }
 
 // WorkerOptions tune a worker.
@@ -28,6 +37,7 @@ func NewWorker(r *Redis, log *slog.Logger, opts WorkerOptions) *Worker {
 	}
 	conn := r.ConnOpt()
 	w := &Worker{log: log, mux: asynq.NewServeMux()}
+	w.stopping, w.stop = context.WithCancel(context.Background())
 	w.server = asynq.NewServer(conn, asynq.Config{
 		Concurrency: opts.Concurrency,
 		// An idle queue is polled this often: the default (about a second) would leave a
@@ -65,7 +75,9 @@ func (w *Worker) Start() error {
 // Shutdown stops taking tasks and waits for running ones (Asynq's own timeout applies).
 func (w *Worker) Shutdown() {
 	w.scheduler.Shutdown()
+	w.stop()
 	w.server.Shutdown()
+	w.handlers.Wait()
 	w.log.Info("worker stopped")
 }
 

@@ -1,9 +1,12 @@
 package bench
 
 import (
+	"bytes"
 	"io"
 	"log"
 	"net"
+	"net/mail"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,6 +27,29 @@ type Sink struct {
 
 	mu          sync.Mutex
 	first, last time.Time
+	ids         map[string]int // per Message-ID, when counting them (fault reports)
+}
+
+// StartCountingSink is StartSink that also counts accepted messages by Message-ID, to
+// find duplicates.
+func StartCountingSink() (*Sink, error) {
+	s, err := StartSink()
+	if err == nil {
+		s.ids = map[string]int{}
+	}
+	return s, err
+}
+
+// Counts is how many accepted messages carried each Message-ID since Reset (counting
+// sinks only).
+func (s *Sink) Counts() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.ids))
+	for k, v := range s.ids {
+		out[k] = v
+	}
+	return out
 }
 
 // StartSink listens on a free port of 127.0.0.1 and serves until Close.
@@ -73,6 +99,9 @@ func (s *Sink) Reset() {
 	s.first, s.last = time.Time{}, time.Time{}
 	s.count.Store(0)
 	s.bytes.Store(0)
+	if s.ids != nil {
+		s.ids = map[string]int{}
+	}
 	s.mu.Unlock()
 }
 
@@ -83,13 +112,16 @@ func (s *Sink) Close() error {
 	return err
 }
 
-func (s *Sink) accepted(n int64) {
+func (s *Sink) accepted(n int64, id string) {
 	now := time.Now()
 	s.mu.Lock()
 	if s.first.IsZero() {
 		s.first = now
 	}
 	s.last = now
+	if s.ids != nil {
+		s.ids[id]++
+	}
 	s.mu.Unlock()
 	s.bytes.Add(n)
 	s.count.Add(1)
@@ -107,10 +139,22 @@ func (*sinkSession) Reset()                               {}
 func (*sinkSession) Logout() error                        { return nil }
 
 func (ss *sinkSession) Data(r io.Reader) error {
-	n, err := io.Copy(io.Discard, r)
+	if ss.s.ids == nil {
+		n, err := io.Copy(io.Discard, r)
+		if err != nil {
+			return err
+		}
+		ss.s.accepted(n, "")
+		return nil
+	}
+	data, err := io.ReadAll(r)
 	if err != nil {
 		return err
 	}
-	ss.s.accepted(n)
+	id := ""
+	if m, err := mail.ReadMessage(bytes.NewReader(data)); err == nil {
+		id = strings.Trim(strings.TrimSpace(m.Header.Get("Message-Id")), "<>")
+	}
+	ss.s.accepted(int64(len(data)), id)
 	return nil
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -10,10 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
-	"net"
-	"net/mail"
 	"net/url"
 	"os"
 	"os/exec"
@@ -24,10 +20,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/emersion/go-smtp"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/driver/pgdriver"
 
+	"mailer/app/bench"
 	"mailer/app/config"
 	"mailer/app/mailing"
 	"mailer/app/sending"
@@ -128,7 +124,7 @@ func benchFaults(ctx context.Context, args []string, getenv func(string) string,
 	defer rds.Close()
 	queue := tasks.NewQueue(rds)
 	defer queue.Close()
-	sink, err := faultsStartSink()
+	sink, err := bench.StartCountingSink()
 	if err != nil {
 		return err
 	}
@@ -209,7 +205,7 @@ func benchFaults(ctx context.Context, args []string, getenv func(string) string,
 type faultsRig struct {
 	st     *store.Store
 	rds    *tasks.Redis
-	sink   *faultsSink
+	sink   *bench.Sink
 	engine *sending.Engine
 	bin    string
 	vars   map[string]string
@@ -508,98 +504,4 @@ func (t *faultsTail) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return string(t.buf)
-}
-
-// faultsSink is an accept-all SMTP server on 127.0.0.1 that counts messages by Message-ID.
-type faultsSink struct {
-	srv    *smtp.Server
-	ln     net.Listener
-	served chan struct{}
-
-	mu     sync.Mutex
-	total  int
-	counts map[string]int
-}
-
-func faultsStartSink() (*faultsSink, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	s := &faultsSink{ln: ln, served: make(chan struct{}), counts: map[string]int{}}
-	srv := smtp.NewServer(faultsBackend{s})
-	srv.Domain = "localhost"
-	srv.MaxMessageBytes = 10 << 20
-	srv.MaxRecipients = 100
-	srv.ReadTimeout = time.Minute
-	srv.WriteTimeout = time.Minute
-	srv.ErrorLog = log.New(io.Discard, "", 0)
-	s.srv = srv
-	go func() {
-		defer close(s.served)
-		srv.Serve(ln)
-	}()
-	return s, nil
-}
-
-func (s *faultsSink) URL() string { return "smtp://" + s.ln.Addr().String() }
-
-func (s *faultsSink) Close() error {
-	err := s.srv.Close()
-	<-s.served
-	return err
-}
-
-// Reset forgets what was accepted.
-func (s *faultsSink) Reset() {
-	s.mu.Lock()
-	s.total, s.counts = 0, map[string]int{}
-	s.mu.Unlock()
-}
-
-// Count is how many messages were accepted since Reset.
-func (s *faultsSink) Count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.total
-}
-
-// Counts is how many accepted messages carry each Message-ID.
-func (s *faultsSink) Counts() map[string]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string]int, len(s.counts))
-	for k, v := range s.counts {
-		out[k] = v
-	}
-	return out
-}
-
-type faultsBackend struct{ s *faultsSink }
-
-func (b faultsBackend) NewSession(*smtp.Conn) (smtp.Session, error) {
-	return &faultsSession{s: b.s}, nil
-}
-
-type faultsSession struct{ s *faultsSink }
-
-func (*faultsSession) Mail(string, *smtp.MailOptions) error { return nil }
-func (*faultsSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
-func (*faultsSession) Reset()                               {}
-func (*faultsSession) Logout() error                        { return nil }
-
-func (ss *faultsSession) Data(r io.Reader) error {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	id := ""
-	if m, err := mail.ReadMessage(bytes.NewReader(data)); err == nil {
-		id = strings.Trim(strings.TrimSpace(m.Header.Get("Message-Id")), "<>")
-	}
-	ss.s.mu.Lock()
-	ss.s.total++
-	ss.s.counts[id]++
-	ss.s.mu.Unlock()
-	return nil
 }

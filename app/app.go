@@ -120,7 +120,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 	a.Engine.Changed = func(ctx context.Context, ownerID int64) { a.Versions.Bump(ctx, ownerID) }
 	a.Metrics = metrics.New()
 	a.Metrics.WatchCache(a.Cache.Stats)
-	a.Metrics.WatchQueues(a.Redis.ConnOpt(), "default")
+	a.Metrics.WatchQueues(a.Redis.ConnOpt(), tasks.Queues()...)
 	a.closers = append(a.closers, a.Metrics)
 	a.Engine.Metrics = a.Metrics
 	if cfg.SendRate > 0 {

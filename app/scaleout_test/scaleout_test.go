@@ -459,19 +459,35 @@ func TestTwoWebProcessesAndTwoWorkersShareTheWork(t *testing.T) {
 	}
 	insp := asynq.NewInspector(connOpt)
 	t.Cleanup(func() { insp.Close() })
+	// Each worker runs two: one for the send tasks, and one with a slot of its own for the
+	// schedule's ticks, so a tick never waits behind a big run's sends.
 	c.poll(t, 15*time.Second, "both workers' Asynq servers and schedulers registered in Redis", func() bool {
 		servers, err := insp.Servers()
-		if err != nil || len(servers) != 2 {
+		if err != nil || len(servers) != 4 {
 			return false
 		}
 		entries, err := insp.SchedulerEntries()
 		return err == nil && len(entries) == 2
 	}, all...)
 	servers, _ := insp.Servers()
-	pids := map[int]bool{w1.cmd.Process.Pid: true, w2.cmd.Process.Pid: true}
+	type served struct{ send, ticks int }
+	pids := map[int]*served{w1.cmd.Process.Pid: {}, w2.cmd.Process.Pid: {}}
 	for _, s := range servers {
-		if !pids[s.PID] {
+		p := pids[s.PID]
+		switch {
+		case p == nil:
 			t.Errorf("an Asynq server of pid %d (not a worker's) is registered: %+v", s.PID, s)
+		case len(s.Queues) == 1 && s.Queues["default"] > 0:
+			p.send++
+		case len(s.Queues) == 1 && s.Queues["schedule"] > 0 && s.Concurrency == 1:
+			p.ticks++
+		default:
+			t.Errorf("worker pid %d runs an Asynq server on queues %v with concurrency %d", s.PID, s.Queues, s.Concurrency)
+		}
+	}
+	for pid, p := range pids {
+		if p.send != 1 || p.ticks != 1 {
+			t.Errorf("worker pid %d runs %d send servers and %d tick servers, want one of each", pid, p.send, p.ticks)
 		}
 	}
 
@@ -597,8 +613,9 @@ func TestTwoWebProcessesAndTwoWorkersShareTheWork(t *testing.T) {
 		if len(rs) != 1 {
 			t.Errorf("%d runs of the daily mailing after the first tick, want 1: %+v", len(rs), rs)
 		}
-		// Due 40 s after the first run: too late for a first-round tick, even one that waited
-		// in the queue behind (d)'s send tasks; the next minutely tick starts it.
+		// Due 40 s after the first run: too late for a first-round tick (ticks have a queue
+		// and a worker slot of their own, so (d)'s send tasks cannot hold one back); the
+		// next minutely tick starts it.
 		probe = c.mailing(t, schedOwner.ID, schedMsg, mailing.PeriodDaily, first.StartedAt.Add(40*time.Second),
 			first.StartedAt.Add(48*time.Hour), store.Recipients{All: true})
 		t.Logf("first scheduled run %d at %s, %s after the workers started", first.ID, first.StartedAt.Format(time.TimeOnly),

@@ -33,7 +33,7 @@ func (q *Queue) Close() error { return q.client.Close() }
 // of one run share one task.
 func (q *Queue) EnqueueRun(ctx context.Context, runID int64, fan int, at time.Time) error {
 	payload, _ := json.Marshal(sendRunPayload{RunID: runID})
-	opts := []asynq.Option{asynq.MaxRetry(10), asynq.Timeout(30 * time.Minute)}
+	opts := []asynq.Option{asynq.Queue(QueueSend), asynq.MaxRetry(10), asynq.Timeout(30 * time.Minute)}
 	if !at.IsZero() {
 		id := fmt.Sprintf("run-%d-at-%d", runID, at.Unix())
 		_, err := q.client.EnqueueContext(ctx, asynq.NewTask(TypeSendRun, payload),
@@ -85,13 +85,20 @@ type Scheduler interface {
 
 // HandleSchedule registers the tick's handler and has the scheduler enqueue a tick every
 // minute. Every worker runs a scheduler; Unique lets one tick a minute through, and the
-// database's unique slot key makes even a doubled tick start one run per slot.
+// database's unique slot key makes even a doubled tick start one run per slot. Ticks go to
+// QueueSchedule, which the worker serves apart from the send tasks.
 func (w *Worker) HandleSchedule(s Scheduler) error {
 	w.mux.HandleFunc(TypeScheduleTick, func(ctx context.Context, t *asynq.Task) error {
 		_, err := s.Schedule(ctx)
 		return err
 	})
-	_, err := w.scheduler.Register("@every 1m", asynq.NewTask(TypeScheduleTick, nil),
-		asynq.Unique(50*time.Second), asynq.MaxRetry(0), asynq.Timeout(5*time.Minute))
+	task, opts := scheduleTick()
+	_, err := w.scheduler.Register("@every 1m", task, opts...)
 	return err
+}
+
+// scheduleTick is the task the scheduler enqueues every minute, with its options.
+func scheduleTick() (*asynq.Task, []asynq.Option) {
+	return asynq.NewTask(TypeScheduleTick, nil), []asynq.Option{asynq.Queue(QueueSchedule),
+		asynq.Unique(50 * time.Second), asynq.MaxRetry(0), asynq.Timeout(5 * time.Minute)}
 }

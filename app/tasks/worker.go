@@ -10,9 +10,22 @@ import (
 	"github.com/hibiken/asynq"
 )
 
+// Queues a worker serves. Send tasks run on QueueSend (Asynq's default queue), the minute
+// tick on QueueSchedule: each has its own Asynq server, so a big run's send tasks filling
+// every slot never hold a tick back.
+const (
+	QueueSend     = "default"
+	QueueSchedule = "schedule"
+)
+
+// Queues lists every queue Mailer puts tasks in.
+func Queues() []string { return []string{QueueSend, QueueSchedule} }
+
 // Worker runs Asynq handlers and the scheduler in one process.
 type Worker struct {
-	server    *asynq.Server
+	server *asynq.Server // QueueSend, Concurrency slots
+	// ticks serves QueueSchedule with one slot of its own: a tick is never behind send tasks.
+	ticks     *asynq.Server
 	scheduler *asynq.Scheduler
 	mux       *asynq.ServeMux
 	log       *slog.Logger
@@ -40,10 +53,19 @@ func NewWorker(r *Redis, log *slog.Logger, opts WorkerOptions) *Worker {
 	w.stopping, w.stop = context.WithCancel(context.Background())
 	w.server = asynq.NewServer(conn, asynq.Config{
 		Concurrency: opts.Concurrency,
+		Queues:      map[string]int{QueueSend: 1},
 		// An idle queue is polled this often: the default (about a second) would leave a
 		// "Send now" waiting before its first mail goes out.
 		TaskCheckInterval: 100 * time.Millisecond,
 		Logger:            asynqLogger{log.With("component", "asynq")},
+		LogLevel:          asynq.WarnLevel,
+	})
+	// One tick a minute needs one slot, and a second's wait for it is nothing.
+	w.ticks = asynq.NewServer(conn, asynq.Config{
+		Concurrency:       1,
+		Queues:            map[string]int{QueueSchedule: 1},
+		TaskCheckInterval: time.Second,
+		Logger:            asynqLogger{log.With("component", "asynq", "queue", QueueSchedule)},
 		LogLevel:          asynq.WarnLevel,
 	})
 	w.scheduler = asynq.NewScheduler(conn, &asynq.SchedulerOpts{
@@ -59,13 +81,19 @@ func (w *Worker) Mux() *asynq.ServeMux { return w.mux }
 // Scheduler is where periodic tasks are registered.
 func (w *Worker) Scheduler() *asynq.Scheduler { return w.scheduler }
 
-// Start begins processing; it returns once the server and scheduler run.
+// Start begins processing; it returns once both servers and the scheduler run.
 func (w *Worker) Start() error {
+	// Both servers share the mux: each only takes tasks of its own queue (a tick an older
+	// worker put in the default queue is still handled).
 	if err := w.server.Start(w.mux); err != nil {
 		return fmt.Errorf("start asynq server: %w", err)
 	}
-	if err := w.scheduler.Start(); err != nil {
+	if err := w.ticks.Start(w.mux); err != nil {
 		w.server.Shutdown()
+		return fmt.Errorf("start asynq server for %s: %w", QueueSchedule, err)
+	}
+	if err := w.scheduler.Start(); err != nil {
+		w.shutdownServers()
 		return fmt.Errorf("start scheduler: %w", err)
 	}
 	w.log.Info("worker started")
@@ -76,9 +104,23 @@ func (w *Worker) Start() error {
 func (w *Worker) Shutdown() {
 	w.scheduler.Shutdown()
 	w.stop()
-	w.server.Shutdown()
+	w.shutdownServers()
 	w.handlers.Wait()
 	w.log.Info("worker stopped")
+}
+
+// shutdownServers shuts both servers down at once, so their grace periods overlap rather
+// than add up.
+func (w *Worker) shutdownServers() {
+	var wg sync.WaitGroup
+	for _, s := range []*asynq.Server{w.server, w.ticks} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.Shutdown()
+		}()
+	}
+	wg.Wait()
 }
 
 // asynqLogger routes Asynq's logs into slog.

@@ -10,8 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"mailer/app/mailing"
 	"mailer/app/store"
+	"mailer/app/tasks"
 	"mailer/app/testutil"
 )
 
@@ -351,5 +354,18 @@ func TestSendAsyncRecordsTheRunForTheWorkers(t *testing.T) {
 	}
 	if sink.Count() != 0 {
 		t.Errorf("--async sent %d messages itself", sink.Count())
+	}
+	// The send tasks wait where the workers' send slots take them, not among the ticks.
+	opt, err := asynq.ParseRedisURI(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	insp := asynq.NewInspector(opt)
+	defer insp.Close()
+	if q, err := insp.GetQueueInfo(tasks.QueueSend); err != nil || q.Pending == 0 {
+		t.Errorf("queue %s: %+v, %v; want the run's send tasks pending", tasks.QueueSend, q, err)
+	}
+	if q, err := insp.GetQueueInfo(tasks.QueueSchedule); err == nil && q.Size > 0 {
+		t.Errorf("queue %s holds %d tasks after send --async, want none", tasks.QueueSchedule, q.Size)
 	}
 }

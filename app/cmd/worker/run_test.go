@@ -258,6 +258,7 @@ func TestWorkerServesItsOwnMetricsBehindTheToken(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, io.Discard) }()
 	defer func() { cancel(); <-done }()
+	var body string
 	get := func(token string) int {
 		req, _ := http.NewRequest("GET", "http://"+addr+"/metrics", nil)
 		if token != "" {
@@ -267,10 +268,19 @@ func TestWorkerServesItsOwnMetricsBehindTheToken(t *testing.T) {
 		if err != nil {
 			return 0
 		}
-		resp.Body.Close()
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		body = string(b)
 		return resp.StatusCode
 	}
 	testutil.Eventually(t, 20*time.Second, "the worker's metrics endpoint", func() bool { return get("scrape-token") == 200 })
+	// Queue depth covers the send tasks' queue and the schedule ticks' own, before either
+	// ever held a task.
+	for _, q := range tasks.Queues() {
+		if want := `mailer_queue_depth{queue="` + q + `",state="pending"}`; !strings.Contains(body, want) {
+			t.Errorf("the worker's metrics lack %s", want)
+		}
+	}
 	if code := get("wrong"); code != http.StatusUnauthorized {
 		t.Fatalf("wrong token: %d, want 401", code)
 	}

@@ -1,0 +1,5 @@
+package tasks
+
+// ScheduleTick is the tick exactly as HandleSchedule registers it with the scheduler: type,
+// payload and options (queue included).
+var ScheduleTick = scheduleTick

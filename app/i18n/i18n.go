@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"text/template"
 
@@ -51,13 +53,15 @@ func readCatalogue(lang string) (map[string]string, error) {
 type Catalog struct {
 	langs    []string
 	messages map[string]map[string]*template.Template
+	simple   map[string]map[string]simpleMessage
 	raw      map[string]map[string]string
 	matcher  language.Matcher
 }
 
 // Load parses the embedded catalogues for langs; the first language is the fallback.
 func Load(langs []string) (*Catalog, error) {
-	c := &Catalog{langs: langs, messages: map[string]map[string]*template.Template{}, raw: map[string]map[string]string{}}
+	c := &Catalog{langs: langs, messages: map[string]map[string]*template.Template{},
+		simple: map[string]map[string]simpleMessage{}, raw: map[string]map[string]string{}}
 	tags := make([]language.Tag, len(langs))
 	for i, lang := range langs {
 		tags[i] = language.MustParse(lang)
@@ -67,6 +71,7 @@ func Load(langs []string) (*Catalog, error) {
 		}
 		c.raw[lang] = m
 		c.messages[lang] = make(map[string]*template.Template, len(m))
+		c.simple[lang] = map[string]simpleMessage{}
 		for id, text := range m {
 			if !strings.Contains(text, "{{") {
 				continue
@@ -76,6 +81,9 @@ func Load(langs []string) (*Catalog, error) {
 				return nil, fmt.Errorf("catalogue %s, key %s: %w", lang, id, err)
 			}
 			c.messages[lang][id] = t
+			if sm, ok := parseSimple(text); ok {
+				c.simple[lang][id] = sm
+			}
 		}
 	}
 	c.matcher = language.NewMatcher(tags)
@@ -131,11 +139,71 @@ func (c *Catalog) Translate(lang, id string, data any) string {
 	if t == nil {
 		return text
 	}
+	if m, ok := data.(map[string]any); ok {
+		if sm, ok := c.simple[lang][id]; ok {
+			if out, ok := sm.render(text, m); ok {
+				return out
+			}
+		}
+	}
 	var sb strings.Builder
 	if err := t.Execute(&sb, data); err != nil {
 		return text
 	}
 	return sb.String()
+}
+
+// simpleMessage is a message whose only actions are {{.Field}}. It is rendered by
+// substitution, as its template would render it, at a fraction of the cost: a list page
+// translates a message with data on every row.
+type simpleMessage struct {
+	literals []string // one more than fields: literal, field, literal, …, literal
+	fields   []string
+}
+
+var fieldAction = regexp.MustCompile(`\{\{\s*\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}`)
+
+func parseSimple(text string) (simpleMessage, bool) {
+	var sm simpleMessage
+	last := 0
+	for _, m := range fieldAction.FindAllStringSubmatchIndex(text, -1) {
+		sm.literals = append(sm.literals, text[last:m[0]])
+		sm.fields = append(sm.fields, text[m[2]:m[3]])
+		last = m[1]
+	}
+	sm.literals = append(sm.literals, text[last:])
+	for _, l := range sm.literals {
+		if strings.Contains(l, "{{") || strings.Contains(l, "}}") {
+			return simpleMessage{}, false
+		}
+	}
+	return sm, true
+}
+
+// render substitutes data's fields; a missing field gives text unrendered, as the
+// template's missingkey=error does in Translate. Values other than strings and integers
+// are left to the template (it prints some types its own way); ok is false then.
+func (sm simpleMessage) render(text string, data map[string]any) (out string, ok bool) {
+	var b strings.Builder
+	for i, f := range sm.fields {
+		v, found := data[f]
+		if !found {
+			return text, true
+		}
+		b.WriteString(sm.literals[i])
+		switch v := v.(type) {
+		case string:
+			b.WriteString(v)
+		case int:
+			b.WriteString(strconv.Itoa(v))
+		case int64:
+			b.WriteString(strconv.FormatInt(v, 10))
+		default:
+			return "", false
+		}
+	}
+	b.WriteString(sm.literals[len(sm.fields)])
+	return b.String(), true
 }
 
 // Localizer is a catalogue bound to one language.

@@ -365,3 +365,50 @@ func TestContextTranslationUsesTheRequestLocalizer(t *testing.T) {
 		t.Errorf("T(ctx without localizer, nav.home) = %q, want the id", got)
 	}
 }
+
+// Messages with only {{.Field}} actions skip text/template; the result must be exactly
+// what the template renders, for every such message of every catalogue, with all fields,
+// with one missing, and with a value the fast path leaves to the template.
+func TestSimpleMessagesRenderAsTheirTemplatesDo(t *testing.T) {
+	c := load(t)
+	n := 0
+	for _, lang := range langs {
+		for id, sm := range c.simple[lang] {
+			n++
+			tmpl := c.messages[lang][id]
+			viaTemplate := func(data map[string]any) string {
+				var sb strings.Builder
+				if err := tmpl.Execute(&sb, data); err != nil {
+					return c.raw[lang][id]
+				}
+				return sb.String()
+			}
+			data := map[string]any{}
+			for i, f := range sm.fields {
+				if i%2 == 0 {
+					data[f] = "<a&b> {{.X}} " + f
+				} else {
+					data[f] = 1000 + i
+				}
+			}
+			if got, want := c.Translate(lang, id, data), viaTemplate(data); got != want {
+				t.Errorf("%s %s: %q, template gives %q", lang, id, got, want)
+			}
+			delete(data, sm.fields[0])
+			if got, want := c.Translate(lang, id, data), viaTemplate(data); got != want {
+				t.Errorf("%s %s without %s: %q, template gives %q", lang, id, sm.fields[0], got, want)
+			}
+			v := 2.5
+			data[sm.fields[0]] = &v
+			if got, want := c.Translate(lang, id, data), viaTemplate(data); got != want {
+				t.Errorf("%s %s with a pointer: %q, template gives %q", lang, id, got, want)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no message took the substitution path")
+	}
+	if _, ok := c.simple["en"]["home.step.message.text"]; ok {
+		t.Error("a message that prints {{ literally was taken for a simple one")
+	}
+}

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"strconv"
+	"strings"
 
 	"github.com/uptrace/bun"
 
@@ -40,20 +42,97 @@ func (s *Store) clientQuery(scope mailing.Scope) *bun.SelectQuery {
 
 // ListClients returns a page of the clients in scope whose email or name starts with p.Q.
 func (s *Store) ListClients(ctx context.Context, scope mailing.Scope, p mailing.ListParams) (mailing.Page[mailing.Client], error) {
-	q := s.clientQuery(scope)
+	from, conds, args := "clients AS c", []string(nil), []any(nil)
 	if term := normalizeSearch(p.Q); term != "" {
-		// Two index range scans joined by UNION: with OR the planner walks every client of
-		// the owner in list order and filters.
-		e1, a1 := s.prefix("email", term)
-		e2, a2 := s.prefix("name_lc", term)
-		owner, oargs := "", []any{}
-		if !scope.All {
-			owner, oargs = "owner_id = ? AND ", []any{scope.UserID}
+		// A search is the union of two pages: the page of email matches and the page of
+		// name matches, each already cut to the window, so at most two pages are sorted.
+		w := clientList.window(p)
+		var parts []string
+		for _, col := range []string{"c.email", "c.name_lc"} {
+			sql, a, err := s.clientSearchPage(ctx, scope, w, col, term)
+			if err != nil {
+				return mailing.Page[mailing.Client]{}, err
+			}
+			parts = append(parts, "SELECT id FROM ("+sql+") AS b"+strconv.Itoa(len(parts)))
+			args = append(args, a...)
 		}
-		args := append(append(append(append([]any{}, oargs...), a1...), oargs...), a2...)
-		q = q.Where("c.id IN (SELECT id FROM clients WHERE "+owner+e1+" UNION SELECT id FROM clients WHERE "+owner+e2+")", args...)
+		// The union carries ids only; the page's rows are read once, for its ≤ 2 pages.
+		from = "(" + strings.Join(parts, " UNION ") + ") AS m " + s.outerJoin() + " clients AS c ON c.id = m.id"
+	} else if !scope.All {
+		conds, args = []string{"c.owner_id = ?"}, []any{scope.UserID}
 	}
-	return keyset(ctx, q, clientList, p, clientSortValue)
+	// What a list shows and pages by; updated_at is left out (SQLite's driver parses every
+	// time it reads, and a list page reads many).
+	sel := "SELECT " + clientListColumns + " FROM " + from
+	if scope.All {
+		sel = "SELECT " + clientListColumns + ", u.email AS owner_email FROM " + from + " JOIN users AS u ON u.id = c.owner_id"
+	}
+	return keysetSQL(ctx, s, sel, conds, args, clientList, p, clientSortValue)
+}
+
+const clientListColumns = "c.id, c.owner_id, c.email, c.full_name, c.name_lc, c.comment, c.unsubscribed_at, c.created_at"
+
+// searchFew is how many matches of one prefix are fetched and sorted; beyond it, walking
+// the list's own index and skipping non-matches finds a page sooner (with more than
+// searchFew matches spread over the list, a match is met every few rows).
+var searchFew = 1000
+
+// clientSearchPage returns the SQL of the window's page of clients in scope whose col
+// starts with term. SQLite keeps no statistics here to choose a plan by, so the plan is
+// chosen in Go: a walk of the prefix range when the list is sorted by col itself (the range
+// is already in order); otherwise the matches fetched by id and sorted when there are few,
+// or the sort's index walked and filtered when there are many.
+func (s *Store) clientSearchPage(ctx context.Context, scope mailing.Scope, w window, col, term string) (string, []any, error) {
+	owner, args := "", []any{}
+	if !scope.All {
+		owner, args = "c.owner_id = ? AND ", []any{scope.UserID}
+	}
+	cursor := ""
+	if w.cond != "" {
+		cursor = " AND " + w.cond
+	}
+	tail := " ORDER BY " + w.order + " LIMIT " + strconv.Itoa(w.limit+1)
+	match, margs := s.prefix(col, term)
+	if col == w.col.expr {
+		return "SELECT c.id FROM clients AS c WHERE " + owner + match + cursor + tail, concat(args, margs, w.args), nil
+	}
+	var n int
+	err := s.scanPrepared(ctx, &n, "SELECT count(*) FROM (SELECT 1 FROM clients AS c WHERE "+owner+match+" LIMIT ?) AS x",
+		concat(args, margs, []any{searchFew + 1})...)
+	if err != nil {
+		return "", nil, err
+	}
+	if n <= searchFew {
+		where := ""
+		if w.cond != "" {
+			where = " WHERE " + w.cond
+		}
+		return "SELECT c.id FROM (SELECT c.id FROM clients AS c WHERE " + owner + match + ") AS m " + s.outerJoin() +
+			" clients AS c ON c.id = m.id" + where + tail, concat(args, margs, w.args), nil
+	}
+	if s.Dialect != "postgres" {
+		// Unary + keeps SQLite from answering the prefix from its index, so it walks the
+		// sort's index instead and stops at the page's end.
+		match, margs = s.prefix("+"+col, term)
+	}
+	return "SELECT c.id FROM clients AS c WHERE " + owner + match + cursor + tail, concat(args, margs, w.args), nil
+}
+
+// outerJoin joins so that the table on its left stays the outer loop: SQLite's CROSS JOIN
+// promises that; PostgreSQL plans joins by its statistics and has no such spelling.
+func (s *Store) outerJoin() string {
+	if s.Dialect == "postgres" {
+		return "JOIN"
+	}
+	return "CROSS JOIN"
+}
+
+func concat(lists ...[]any) []any {
+	var out []any
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	return out
 }
 
 // ClientByID returns a client in scope; ENOTFOUND for another owner's, so ids reveal nothing.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,39 +52,87 @@ func (spec listSpec) Sorts(p mailing.ListParams) (name string, desc bool) {
 	return name, p.Desc
 }
 
-// keyset applies ordering, the cursor and the limit to q, scans the rows into dst and
-// returns them with the cursors of the neighbouring pages. value returns a row's sort value
-// (for the named sort) and id.
-func keyset[T any](ctx context.Context, q *bun.SelectQuery, spec listSpec, p mailing.ListParams, value func(*T, string) (any, int64)) (mailing.Page[T], error) {
-	var page mailing.Page[T]
+// window is the part of a keyset page that a query applies: the cursor condition (empty on
+// the first page), the order and the row limit (one more than the page, to see a next page).
+type window struct {
+	name      string // sort actually used
+	col       sortColumn
+	cond      string
+	args      []any
+	order     string
+	limit     int // rows on a page
+	hasCursor bool
+}
+
+func (spec listSpec) window(p mailing.ListParams) window {
 	name, col := spec.sort(p)
 	_, desc := spec.Sorts(p)
-	limit := p.Limit
-	if limit <= 0 || limit > maxPageSize {
-		limit = 25
+	w := window{name: name, col: col, limit: p.Limit}
+	if w.limit <= 0 || w.limit > maxPageSize {
+		w.limit = 25
 	}
 	// Going back walks the other way and reverses the rows afterwards.
 	walkDesc := desc != p.Back
-	hasCursor := false
 	if p.Cursor != "" {
 		if v, id, ok := decodeCursor(p.Cursor, col.kind); ok {
-			hasCursor = true
+			w.hasCursor = true
 			op := ">"
 			if walkDesc {
 				op = "<"
 			}
-			q = q.Where("("+col.expr+" "+op+" ? OR ("+col.expr+" = ? AND "+spec.idExpr+" "+op+" ?))", v, v, id)
+			// A row value, not "a > x OR (a = x AND id > y)": SQLite turns only the row
+			// value into an index range when x is a bound parameter.
+			w.cond = "(" + col.expr + ", " + spec.idExpr + ") " + op + " (?, ?)"
+			w.args = []any{v, id}
 		}
 	}
 	dir := " ASC"
 	if walkDesc {
 		dir = " DESC"
 	}
-	var rows []T
-	q = q.OrderExpr(col.expr + dir).OrderExpr(spec.idExpr + dir).Limit(int64(limit + 1))
-	if err := q.Scan(ctx, &rows); err != nil {
-		return page, err
+	w.order = col.expr + dir + ", " + spec.idExpr + dir
+	return w
+}
+
+// keyset applies ordering, the cursor and the limit to q, scans the rows into dst and
+// returns them with the cursors of the neighbouring pages. value returns a row's sort value
+// (for the named sort) and id.
+func keyset[T any](ctx context.Context, q *bun.SelectQuery, spec listSpec, p mailing.ListParams, value func(*T, string) (any, int64)) (mailing.Page[T], error) {
+	w := spec.window(p)
+	if w.cond != "" {
+		q = q.Where(w.cond, w.args...)
 	}
+	q = q.OrderExpr(w.order).Limit(int64(w.limit + 1))
+	var rows []T
+	if err := q.Scan(ctx, &rows); err != nil {
+		return mailing.Page[T]{}, err
+	}
+	return pageOf(rows, w, p, value), nil
+}
+
+// keysetSQL is keyset for a query written as SQL, run as a prepared statement: sel is the
+// query up to its WHERE, conds its conditions (joined by AND) with their args.
+func keysetSQL[T any](ctx context.Context, s *Store, sel string, conds []string, args []any, spec listSpec, p mailing.ListParams, value func(*T, string) (any, int64)) (mailing.Page[T], error) {
+	w := spec.window(p)
+	if w.cond != "" {
+		conds = append(conds, w.cond)
+		args = append(args, w.args...)
+	}
+	if len(conds) > 0 {
+		sel += " WHERE " + strings.Join(conds, " AND ")
+	}
+	var rows []T
+	if err := s.scanPrepared(ctx, &rows, sel+" ORDER BY "+w.order+" LIMIT "+strconv.Itoa(w.limit+1), args...); err != nil {
+		return mailing.Page[T]{}, err
+	}
+	return pageOf(rows, w, p, value), nil
+}
+
+// pageOf makes a page of the rows a window's query returned (one more than a page when
+// there is a next page).
+func pageOf[T any](rows []T, w window, p mailing.ListParams, value func(*T, string) (any, int64)) mailing.Page[T] {
+	var page mailing.Page[T]
+	name, limit, hasCursor := w.name, w.limit, w.hasCursor
 	more := len(rows) > limit
 	if more {
 		rows = rows[:limit]
@@ -95,7 +144,7 @@ func keyset[T any](ctx context.Context, q *bun.SelectQuery, spec listSpec, p mai
 	}
 	page.Items = rows
 	if len(rows) == 0 {
-		return page, nil
+		return page
 	}
 	first, last := &rows[0], &rows[len(rows)-1]
 	if p.Back {
@@ -111,7 +160,7 @@ func keyset[T any](ctx context.Context, q *bun.SelectQuery, spec listSpec, p mai
 			page.Prev = encodeCursor(value(first, name))
 		}
 	}
-	return page, nil
+	return page
 }
 
 func encodeCursor(v any, id int64) string {

@@ -29,14 +29,16 @@ func (s *Store) CreateSession(ctx context.Context, id string, userID int64, ttl 
 // SessionUser returns the user of a live session. A session of a blocked user is deleted
 // and reported as not found, so blocking takes effect on the very next request.
 func (s *Store) SessionUser(ctx context.Context, id string) (*mailing.User, error) {
-	u := new(mailing.User)
-	err := s.DB.NewSelect().Model(u).
-		Join("JOIN sessions AS s ON s.user_id = ?TableAlias.id").
-		Where("s.id = ? AND s.expires_at > ?", id, s.now()).
-		Scan(ctx)
+	var users []mailing.User
+	err := s.scanPrepared(ctx, &users, "SELECT u.* FROM users AS u JOIN sessions AS s ON s.user_id = u.id "+
+		"WHERE s.id = ? AND s.expires_at > ?", id, s.now())
 	if err != nil {
-		return nil, notFound(err, "session")
+		return nil, err
 	}
+	if len(users) == 0 {
+		return nil, mailing.Errorf(mailing.ENOTFOUND, "session not found")
+	}
+	u := &users[0]
 	if u.Blocked() {
 		s.DeleteSession(ctx, id)
 		return nil, mailing.Errorf(mailing.ENOTFOUND, "session not found")

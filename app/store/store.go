@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/uptrace/bun"
@@ -32,7 +33,8 @@ type Store struct {
 	Dialect string // "sqlite" or "postgres"
 	Clock   mailing.Clock
 	log     *slog.Logger
-	path    string // the SQLite file
+	path    string   // the SQLite file
+	stmts   sync.Map // SQL text → *sql.Stmt, see prepared.go
 }
 
 // Open connects and verifies the connection settings Mailer depends on.
@@ -222,4 +224,7 @@ func (s *Store) migrationLock(ctx context.Context) (func(), error) {
 func (s *Store) Ping(ctx context.Context) error { return s.DB.PingContext(ctx) }
 
 // Close releases the connection pool.
-func (s *Store) Close() error { return s.DB.Close() }
+func (s *Store) Close() error {
+	s.closeStmts()
+	return s.DB.Close()
+}

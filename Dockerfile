@@ -22,7 +22,8 @@ RUN --mount=type=cache,target=/go/pkg/mod \
 # templ generate step is needed here.
 COPY . .
 
-ARG TARGETOS TARGETARCH
+ARG TARGETOS
+ARG TARGETARCH
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \

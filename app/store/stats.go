@@ -43,7 +43,7 @@ type MailingStat struct {
 
 // DayStat counts one local day's attempts.
 type DayStat struct {
-	Day     time.Time // midnight of the day in the filter's location
+	Day     time.Time // start of the day in the filter's location (midnight, see StartOfDay)
 	Success int
 	Failure int
 }
@@ -64,10 +64,25 @@ const (
 func (f StatsFilter) Bounds() (start, end time.Time) {
 	loc := f.location()
 	y, m, d := f.From.In(loc).Date()
-	start = time.Date(y, m, d, 0, 0, 0, 0, loc)
+	start = StartOfDay(y, m, d, loc)
 	y, m, d = f.To.In(loc).Date()
-	end = time.Date(y, m, d+1, 0, 0, 0, 0, loc)
+	end = StartOfDay(y, m, d+1, loc)
 	return start, end
+}
+
+// StartOfDay is the first instant of a calendar day in loc (d may overflow the month, as
+// in time.Date). Usually midnight; but where a clock change skips midnight (Chile moves
+// 00:00 to 01:00) time.Date answers with the previous evening, so the day starts at the
+// change instead — stepping by midnights there would never leave the day.
+func StartOfDay(y int, m time.Month, d int, loc *time.Location) time.Time {
+	noon := time.Date(y, m, d, 12, 0, 0, 0, loc)
+	y, m, d = noon.Date()
+	t := time.Date(y, m, d, 0, 0, 0, 0, loc)
+	if ty, tm, td := t.Date(); ty == y && tm == m && td == d {
+		return t
+	}
+	start, _ := noon.ZoneBounds() // the change that skipped midnight
+	return start
 }
 
 func (f StatsFilter) location() *time.Location {
@@ -158,7 +173,7 @@ func (s *Store) dailyStats(ctx context.Context, scoped func(*bun.SelectQuery) *b
 		index[d.Format(time.DateOnly)] = len(days)
 		days = append(days, DayStat{Day: d})
 		y, m, dd := d.Date()
-		d = time.Date(y, m, dd+1, 0, 0, 0, 0, loc)
+		d = StartOfDay(y, m, dd+1, loc)
 	}
 	size := bucketSeconds(loc, start, end)
 	var bucket string

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -429,5 +430,54 @@ func TestStatsOfAnEmptyPeriod(t *testing.T) {
 		if ds.Success != 0 || ds.Failure != 0 {
 			t.Errorf("day %s has attempts", ds.Day)
 		}
+	}
+}
+
+// In Chile clocks jump from 00:00 to 01:00 on the first Sunday of September: that day has
+// no midnight. Its days must still be counted once each, starting at 01:00, and the page
+// must come back (stepping by midnights never left 2023-09-02).
+func TestStatsAcrossADayWithoutMidnight(t *testing.T) {
+	d := newStatsData(t)
+	owner := d.user(t, "cl@example.com")
+	m := d.mailing(t, owner, "Chile")
+	scl := mustLoc(t, "America/Santiago")
+	d.add(m, time.Date(2023, 9, 3, 0, 30, 0, 0, time.UTC), mailing.AttemptSuccess, "250 ok", 0)    // Sep 2, 20:30 local
+	d.add(m, time.Date(2023, 9, 3, 4, 30, 0, 0, time.UTC), mailing.AttemptSuccess, "250 ok", 0)    // Sep 3, 01:30 local
+	d.add(m, time.Date(2023, 9, 4, 2, 59, 0, 0, time.UTC), mailing.AttemptFailure, "451 later", 0) // Sep 3, 23:59 local
+	d.insert(t)
+	from := time.Date(2023, 9, 1, 12, 0, 0, 0, scl)
+	to := time.Date(2023, 9, 5, 12, 0, 0, 0, scl)
+	done := make(chan struct{})
+	var st *store.Stats
+	var err error
+	go func() {
+		defer close(done)
+		st, err = d.st.Stats(d.ctx, store.StatsFilter{Scope: mailing.Scope{UserID: owner}, Loc: scl, From: from, To: to})
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Stats never returned for a period holding a day without midnight")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var days []string
+	for _, ds := range st.Days {
+		days = append(days, ds.Day.Format("2006-01-02 15:04"))
+	}
+	want := []string{"2023-09-01 00:00", "2023-09-02 00:00", "2023-09-03 01:00", "2023-09-04 00:00", "2023-09-05 00:00"}
+	if strings.Join(days, ",") != strings.Join(want, ",") {
+		t.Fatalf("days %v, want %v", days, want)
+	}
+	if got := st.Days[1]; got.Success != 1 || got.Failure != 0 {
+		t.Errorf("Sep 2 = %d/%d, want 1/0", got.Success, got.Failure)
+	}
+	if got := st.Days[2]; got.Success != 1 || got.Failure != 1 {
+		t.Errorf("Sep 3 = %d/%d, want 1/1", got.Success, got.Failure)
+	}
+	start, end := (store.StatsFilter{Loc: scl, From: time.Date(2023, 9, 3, 12, 0, 0, 0, scl), To: time.Date(2023, 9, 3, 12, 0, 0, 0, scl)}).Bounds()
+	if !start.Equal(time.Date(2023, 9, 3, 4, 0, 0, 0, time.UTC)) || !end.Equal(time.Date(2023, 9, 4, 3, 0, 0, 0, time.UTC)) {
+		t.Errorf("Sep 3 bounds = [%s, %s), want [04:00Z, 03:00Z next day)", start.UTC(), end.UTC())
 	}
 }

@@ -27,12 +27,10 @@ func (s *Server) profilePage(c *fiber.Ctx) error {
 // zone and stored in UTC.
 func (s *Server) profileUpdate(c *fiber.Ctx) error {
 	u := currentUser(c)
-	f := pages.ProfileForm{Email: u.Email, Language: c.FormValue("language"), Timezone: c.FormValue("timezone"), Errors: map[string]string{}}
-	if !s.Catalog.Supported(f.Language) {
-		f.Errors["language"] = s.t(c, "profile.bad_language")
-	}
-	if _, err := time.LoadLocation(f.Timezone); err != nil || f.Timezone == "" || f.Timezone == "Local" {
-		f.Errors["timezone"] = s.t(c, "profile.bad_timezone")
+	f := s.profileFromForm(c)
+	f.Email = u.Email
+	for field, id := range f.Errors {
+		f.Errors[field] = s.t(c, id)
 	}
 	if len(f.Errors) > 0 {
 		return s.profileForm(c, f, fiber.StatusUnprocessableEntity)
@@ -46,4 +44,19 @@ func (s *Server) profileUpdate(c *fiber.Ctx) error {
 	c.SetUserContext(withLanguage(c.UserContext(), s.Catalog.For(f.Language)))
 	s.flash(c, "success", "profile.saved")
 	return s.redirect(c, "/account")
+}
+
+// profileFromForm reads and checks the profile form. Errors holds message ids, which the
+// handler translates: kept apart from the handler (which needs a user and the store) so
+// FuzzProfileForm can reach it.
+func (s *Server) profileFromForm(c *fiber.Ctx) pages.ProfileForm {
+	f := pages.ProfileForm{Language: c.FormValue("language"), Timezone: c.FormValue("timezone"), Errors: map[string]string{}}
+	if !s.Catalog.Supported(f.Language) {
+		f.Errors["language"] = "profile.bad_language"
+	}
+	// "" and "Local" load too (as UTC and the server's own zone) but name no zone.
+	if _, err := time.LoadLocation(f.Timezone); err != nil || f.Timezone == "" || f.Timezone == "Local" {
+		f.Errors["timezone"] = "profile.bad_timezone"
+	}
+	return f
 }

@@ -18,6 +18,10 @@ const (
 	statsDefaultDays = 30
 	statsMaxDays     = 366
 	statsUserOptions = 500 // emails offered to a manager picking a user
+	// statsFirstYear is the earliest year a date may name; earlier ones are bad dates.
+	// Nothing was sent before it, and midnight of 0001-01-01 east of UTC is in year 0,
+	// which PostgreSQL refuses (a 500).
+	statsFirstYear = 1970
 )
 
 // statsPage shows the attempts of a period, in the user's time zone: a user's own
@@ -84,9 +88,13 @@ func (s *Server) statsPage(c *fiber.Ctx) error {
 // statsPeriod reads ?from= and ?to= as days in loc. Missing dates default to the 30 days
 // ending today; a bad date or range is reported and the default used; a period longer than
 // statsMaxDays is shortened to its last statsMaxDays days.
+//
+// A day is held as its noon, not its midnight: where a clock change skips midnight
+// (America/Santiago on 2023-09-03) time.Date answers 23:00 of the day before, and the
+// period shifted a day back (FuzzStatsFilter).
 func (s *Server) statsPeriod(c *fiber.Ctx, loc *time.Location) (from, to time.Time, problem string) {
 	y, m, d := s.Clock.Now().In(loc).Date()
-	today := time.Date(y, m, d, 0, 0, 0, 0, loc)
+	today := time.Date(y, m, d, 12, 0, 0, 0, loc)
 	defFrom := today.AddDate(0, 0, 1-statsDefaultDays)
 	from, to = defFrom, today
 	parse := func(name string, def time.Time) (time.Time, bool) {
@@ -94,8 +102,11 @@ func (s *Server) statsPeriod(c *fiber.Ctx, loc *time.Location) (from, to time.Ti
 		if raw == "" {
 			return def, true
 		}
-		t, err := time.ParseInLocation(time.DateOnly, raw, loc)
-		return t, err == nil
+		t, err := time.Parse(time.DateOnly, raw)
+		if err != nil || t.Year() < statsFirstYear {
+			return t, false
+		}
+		return time.Date(t.Year(), t.Month(), t.Day(), 12, 0, 0, 0, loc), true
 	}
 	f, okF := parse("from", defFrom)
 	t, okT := parse("to", today)

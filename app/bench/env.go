@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/uptrace/bun/driver/pgdriver"
@@ -111,7 +112,10 @@ func freshSchema(ctx context.Context, base string) (string, func(), error) {
 	b := make([]byte, 5)
 	rand.Read(b)
 	schema := "bench_" + hex.EncodeToString(b)
-	admin := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(base)))
+	admin, err := openPG(base)
+	if err != nil {
+		return "", nil, err
+	}
 	defer admin.Close()
 	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
 		return "", nil, fmt.Errorf("create schema on -db: %w", err)
@@ -125,6 +129,38 @@ func freshSchema(ctx context.Context, base string) (string, func(), error) {
 		admin.Exec("DROP SCHEMA " + schema + " CASCADE")
 	}
 	return u.String(), drop, nil
+}
+
+// openPG opens the PostgreSQL database dsn names. The driver panics on a DSN it cannot
+// read; that is an error here.
+func openPG(dsn string) (db *sql.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			db, err = nil, fmt.Errorf("not a usable postgres:// URL: %v", r)
+		}
+	}()
+	return sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(dsn))), nil
+}
+
+// CheckPostgres makes sure dsn is a postgres:// URL of a database that answers, within 10 s.
+func CheckPostgres(ctx context.Context, dsn string) error {
+	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+		return fmt.Errorf("must be a postgres:// URL, got %q", dsn)
+	}
+	if _, err := url.Parse(dsn); err != nil {
+		return errors.New("not a valid postgres:// URL")
+	}
+	db, err := openPG(dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(ctx); err != nil {
+		return fmt.Errorf("PostgreSQL does not answer: %w", err)
+	}
+	return nil
 }
 
 func flushRedis(ctx context.Context, raw string) error {

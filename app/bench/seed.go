@@ -85,3 +85,156 @@ func seedMailing(ctx context.Context, st *store.Store, ownerID, messageID int64,
 	}
 	return m, nil
 }
+
+// SeededAttempts counts the attempts a seed recorded.
+type SeededAttempts struct {
+	Success int // successful attempts
+	Failure int // failed attempts, transient (retried) and final
+	Sent    int // deliveries that reached "sent": one success each
+	Pending int // deliveries left pending (not tried yet, or waiting for a retry)
+}
+
+func (a *SeededAttempts) add(b SeededAttempts) {
+	a.Success += b.Success
+	a.Failure += b.Failure
+	a.Sent += b.Sent
+	a.Pending += b.Pending
+}
+
+// Attempts is every attempt recorded.
+func (a SeededAttempts) Attempts() int { return a.Success + a.Failure }
+
+// Failure responses the seed records, as a mail server words them.
+const (
+	reply421 = "421 4.7.0 mx.bench.example Error: too many connections from 127.0.0.1"
+	reply451 = "451 4.7.1 Service unavailable - try again later (greylisted)"
+	reply550 = "550 5.1.1 Recipient address rejected: User unknown in virtual mailbox table"
+	reply552 = "552 5.2.2 Mailbox full: user is over quota"
+	reply554 = "554 5.7.1 Message rejected: looks like spam"
+)
+
+// seedRetryAfter is the wait the seed puts between two tries of one delivery; seedMaxTries
+// is the try at which a transient failure becomes final, as SEND_MAX_TRIES would make it.
+const (
+	seedRetryAfter = 15 * time.Minute
+	seedMaxTries   = 3
+)
+
+// seedRun starts a run of m (a delivery per recipient, through CreateRun, as "send now"
+// does) and records attempts for share (0 to 1) of its deliveries with the worker's own
+// statements — ClaimDeliveries and RecordOutcomes — seedBatch deliveries at a time. First
+// tries are spread evenly from from to to, like a throttled run; about 85 % succeed, 8 %
+// meet a 4xx and are retried 15 minutes later (up to three tries), the rest get a 5xx and
+// fail for good. Outcomes depend only on the delivery's id, so a seed is repeatable. The
+// deliveries beyond share stay pending; a run with none left is finished.
+func seedRun(ctx context.Context, st *store.Store, m *mailing.Mailing, share float64, from, to time.Time) (SeededAttempts, error) {
+	var got SeededAttempts
+	run, err := st.CreateRun(ctx, m, mailing.RunManual, nil, 0)
+	if err != nil {
+		return got, fmt.Errorf("seed run: %w", err)
+	}
+	target := int(float64(run.Total) * share)
+	const worker = "bench-seed"
+	span := to.Sub(from)
+	first := 0
+	last := map[int64]time.Time{} // the time of a retried delivery's previous try
+	for {
+		ds, err := st.ClaimDeliveries(ctx, run.ID, worker, seedBatch, time.Now().Add(time.Hour))
+		if err != nil {
+			return got, fmt.Errorf("seed run: %w", err)
+		}
+		if len(ds) == 0 {
+			break
+		}
+		outs := make([]store.Outcome, 0, len(ds))
+		var release []int64
+		for _, d := range ds {
+			var at time.Time
+			if d.Tries == 0 {
+				// Deliveries are claimed retries first (their next try is due earlier), so once
+				// the share is tried a fresh delivery means no retry is left.
+				if first >= target {
+					release = append(release, d.ID)
+					continue
+				}
+				at = from.Add(time.Duration(int64(span) * int64(first) / int64(max(target, 1))))
+				first++
+			} else {
+				at = last[d.ID].Add(seedRetryAfter)
+			}
+			o := seedOutcome(run, d, at.UTC())
+			switch o.State {
+			case mailing.DeliverySent:
+				got.Sent++
+				delete(last, d.ID)
+			case mailing.DeliveryPending:
+				last[d.ID] = at
+			default:
+				delete(last, d.ID)
+			}
+			if o.Attempt.Status == mailing.AttemptSuccess {
+				got.Success++
+			} else {
+				got.Failure++
+			}
+			outs = append(outs, o)
+		}
+		if err := st.RecordOutcomes(ctx, worker, outs); err != nil {
+			return got, fmt.Errorf("seed attempts: %w", err)
+		}
+		if len(release) > 0 {
+			if err := st.ReleaseClaims(ctx, worker, release); err != nil {
+				return got, fmt.Errorf("seed run: %w", err)
+			}
+			break
+		}
+	}
+	p, err := st.Progress(ctx, run.ID)
+	if err != nil {
+		return got, fmt.Errorf("seed run: %w", err)
+	}
+	got.Pending = p.Pending
+	if p.Done() {
+		if _, err := st.FinishRun(ctx, run.ID); err != nil {
+			return got, fmt.Errorf("seed run: %w", err)
+		}
+	}
+	return got, nil
+}
+
+// seedOutcome decides one try of d at at, from d's id and its try number.
+func seedOutcome(run *mailing.Run, d mailing.Delivery, at time.Time) store.Outcome {
+	h := uint64(d.ID)*0x9E3779B97F4A7C15 + uint64(d.Tries)*0xBF58476D1CE4E5B9
+	h ^= h >> 31
+	r := int(h % 100)
+	a := mailing.Attempt{MailingID: run.MailingID, RunID: run.ID, DeliveryID: d.ID, ClientID: d.ClientID, Email: d.Email,
+		AttemptedAt: at, LatencyMS: 20 + int(h>>8%60)}
+	out := store.Outcome{Delivery: d, Attempt: a}
+	fail := func(reply string, code int, transient bool) store.Outcome {
+		out.Attempt.Status, out.Attempt.SMTPCode, out.Attempt.Response = mailing.AttemptFailure, code, reply
+		out.State = mailing.DeliveryFailed
+		if transient && d.Tries+1 < seedMaxTries {
+			// Due on the hour: RecordOutcomes updates the deliveries of one retry time
+			// together, and per-delivery times would make that one statement each.
+			out.State, out.RetryAt = mailing.DeliveryPending, at.Add(seedRetryAfter).Truncate(time.Hour)
+		}
+		return out
+	}
+	success := d.Tries == 0 && r < 85 || d.Tries > 0 && r < 70
+	switch {
+	case success:
+		out.Attempt.Status, out.Attempt.SMTPCode = mailing.AttemptSuccess, 250
+		out.Attempt.Response = fmt.Sprintf("250 2.0.0 Ok: queued as %010X", h>>24)
+		out.State = mailing.DeliverySent
+		return out
+	case d.Tries > 0 || r < 89:
+		return fail(reply451, 451, true)
+	case r < 93:
+		return fail(reply421, 421, true)
+	case r < 97:
+		return fail(reply550, 550, false)
+	case r < 99:
+		return fail(reply552, 552, false)
+	}
+	return fail(reply554, 554, false)
+}

@@ -13,12 +13,14 @@ import (
 	"mailer/app/bench"
 )
 
-const benchUsage = "bench: usage: mailer bench send [-n 10000] [-redis URL] [-db sqlite|postgres-url] [-cpuprofile FILE] [-timeout 10m] | " +
+const benchUsage = "bench: usage: mailer bench all [-pg postgres-url] [-d 10s] [-clients 100000] [-n 10000] [-redis URL] | " +
+	"mailer bench send [-n 10000] [-redis URL] [-db sqlite|postgres-url] [-cpuprofile FILE] [-timeout 10m] | " +
 	"mailer bench web [-clients 100000] [-c 64] [-d 10s] [-max 200000] [-db sqlite|postgres-url] [-redis URL] [-cpuprofile PREFIX] | " +
 	"mailer bench faults [-n 10000] -redis URL [-at 10,50,90]"
 
-// benchCmd measures this machine: the send path end to end, or the web pages under load.
-// Each run works on a throwaway database; -redis names a database number that is flushed.
+// benchCmd measures this machine: the send path end to end, the web pages under load, or
+// both on each database (all). Each run works on a throwaway database; -redis names a
+// database number that is flushed.
 func benchCmd(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	if len(args) == 0 {
 		return errors.New(benchUsage)
@@ -32,6 +34,8 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}
 	switch args[0] {
+	case "all":
+		return benchAll(ctx, args[1:], env, stdout)
 	case "faults":
 		return benchFaults(ctx, args[1:], getenv, stdout)
 	case "send":
@@ -112,4 +116,33 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 		return nil
 	}
 	return errors.New(benchUsage)
+}
+
+// benchAll runs `bench send` and `bench web` on SQLite, then on PostgreSQL when -pg is
+// given, printing every table and then a summary of the targets and the machine. Targets
+// that are not met are reported, not an error: the exit status is 0 whenever everything ran.
+func benchAll(ctx context.Context, args []string, env map[string]string, stdout io.Writer) error {
+	o := bench.AllOptions{Env: env, Log: os.Stderr, Out: stdout}
+	fs, err := parseFlags("bench all", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&o.PG, "pg", "", "also run on PostgreSQL: a postgres:// URL (a fresh schema is used and dropped)")
+		fs.DurationVar(&o.Duration, "d", 10*time.Second, "web: duration per endpoint")
+		fs.IntVar(&o.Clients, "clients", 100000, "web: clients of the signed-in user")
+		fs.IntVar(&o.N, "n", 10000, "send: recipients")
+		fs.StringVar(&o.RedisURL, "redis", "", "Redis URL with a database number (flushed); empty: embedded")
+	})
+	if err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("bench all: unexpected argument %q", fs.Arg(0))
+	}
+	if o.Duration <= 0 || o.Clients <= 0 || o.N <= 0 {
+		return errors.New("bench all: -d, -clients and -n must be positive")
+	}
+	res, err := bench.RunAll(ctx, o)
+	if err != nil {
+		return fmt.Errorf("bench all: %w", err)
+	}
+	res.WriteSummary(stdout)
+	return nil
 }

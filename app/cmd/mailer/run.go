@@ -39,10 +39,12 @@ commands:
   check                   test the configuration, database, Redis and SMTP, print a table; exit 1 on a failure
   user SUBCOMMAND         manage accounts: create --email E [--manager] (password on stdin, else
                           generated and printed), promote E, block E, unblock E
-  bench send|web|faults [flags]
-                          measure this machine on a throwaway database: send -n N [-redis URL] [-db D]
-                          (msg/s end to end vs raw SMTP), web [-clients N] [-c 64] [-d 10s] (page latency),
-                          faults -n N -redis URL (kill a worker at 10/50/90 %: recovery time, duplicates)
+  bench all|send|web|faults [flags]
+                          measure this machine on a throwaway database: all [-pg URL] [-d 10s] [-clients N]
+                          [-n N] [-redis URL] (send and web on SQLite, then PostgreSQL; targets summary),
+                          send -n N [-redis URL] [-db D] (msg/s end to end vs raw SMTP), web [-clients N]
+                          [-c 64] [-d 10s] (page latency), faults -n N -redis URL (kill a worker at
+                          10/50/90 %: recovery time, duplicates)
   help                    print this text
 
 configuration comes from environment variables; see README.md`

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"mailer/app/cache"
 	"mailer/app/mailing"
 	"mailer/app/store"
 	"mailer/views/components"
@@ -65,7 +66,14 @@ func (s *Server) statsPage(c *fiber.Ctx) error {
 		v.Users = users
 	}
 
-	st, err := s.Store.Stats(ctx, store.StatsFilter{Scope: scope, Loc: loc, From: from, To: to})
+	// Figures over tens of thousands of attempts take a database long to add up; they are
+	// cached under the data version of what the page shows, which every attempt recorded
+	// and every manager's action moves on, so the page is never stale.
+	key := "stats:" + s.Versions.Of(ctx, scope) + ":" + strconv.FormatInt(scope.UserID, 10) + ":" + loc.String() +
+		":" + v.From + ":" + v.To
+	st, err := cache.Get(ctx, s.Cache, key, time.Minute, func() (*store.Stats, error) {
+		return s.Store.Stats(ctx, store.StatsFilter{Scope: scope, Loc: loc, From: from, To: to})
+	})
 	if err != nil {
 		return err
 	}

@@ -231,3 +231,36 @@ func TestStatsDaysAreInTheUsersTimeZone(t *testing.T) {
 		t.Error("the page does not say which zone its days are in")
 	}
 }
+
+// The statistics are added up once per data version: a second look reads none of the
+// attempts, and the next attempt recorded shows on the very next look.
+func TestStatsComeFromCacheAndAreNeverStale(t *testing.T) {
+	sink := testutil.StartSMTP(t)
+	srv := testutil.StartServer(t, testutil.ServerOptions{Worker: true, Env: map[string]string{"SMTP_URL": sink.URL()}})
+	ql := &queryLog{}
+	srv.App.Store.DB.AddQueryHook(ql)
+	a := account(t, srv, "cached@example.com", false)
+	first := mailingFor(t, srv, "cached@example.com", 3)
+	sendAndWait(t, a, first, 3, 0)
+
+	if s, _, _ := figures(t, a.get("/stats").Body); s != 3 {
+		t.Fatalf("first look: %d successes, want 3", s)
+	}
+	ql.take()
+	hits, _ := srv.App.Cache.Stats()
+	if s, _, _ := figures(t, a.get("/stats").Body); s != 3 {
+		t.Fatalf("second look: %d successes, want 3", s)
+	}
+	if n := touching(ql.take(), "attempts"); n != 0 {
+		t.Errorf("the second look ran %d queries over the attempts", n)
+	}
+	if h, _ := srv.App.Cache.Stats(); h != hits+1 {
+		t.Errorf("second look: %d cache hits, want %d", h, hits+1)
+	}
+
+	second := mailingFor(t, srv, "cached@example.com", 2)
+	sendAndWait(t, a, second, 2, 0)
+	if s, _, n := figures(t, a.get("/stats").Body); s != 5 || n != 5 {
+		t.Errorf("after another send: %d successes, %d sent, want 5 and 5", s, n)
+	}
+}

@@ -52,7 +52,7 @@ func TestWebTiny(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	names := []string{RowStatic, RowHome, RowClients, RowClientsDeep, RowSearch, RowStats, RowHome304}
+	names := []string{RowStatic, RowHome, RowClients, RowClientsDeep, RowSearch, RowStats, RowHome304, RowClients304}
 	for _, name := range names {
 		row, ok := res.Row(name)
 		if !ok {
@@ -68,7 +68,7 @@ func TestWebTiny(t *testing.T) {
 		if row.HeapPeak == 0 || row.RSSPeak == 0 {
 			t.Errorf("%s: heap peak %d, RSS peak %d; want both measured", name, row.HeapPeak, row.RSSPeak)
 		}
-		if want := name != RowStatic && name != RowHome304; row.PageTarget != want {
+		if want := name != RowStatic && name != RowHome304 && name != RowClients304; row.PageTarget != want {
 			t.Errorf("%s: held to the page target %v, want %v", name, row.PageTarget, want)
 		}
 	}
@@ -123,7 +123,7 @@ func TestCheckStatsRefusesAPageWithoutTheSeededFigures(t *testing.T) {
 // webResult is a web result with the given p99 and req/s per row, for the summary's logic.
 func webResult(backend string, rows map[string][2]float64) *WebResult {
 	r := &WebResult{Backend: backend, Concurrency: 64}
-	for _, name := range []string{RowStatic, RowHome, RowClients, RowClientsDeep, RowSearch, RowStats, RowHome304} {
+	for _, name := range []string{RowStatic, RowHome, RowClients, RowClientsDeep, RowSearch, RowStats, RowHome304, RowClients304} {
 		v := rows[name]
 		r.Rows = append(r.Rows, WebRow{Name: name, P99: time.Duration(v[0] * float64(time.Millisecond)), RPS: v[1]})
 	}
@@ -132,10 +132,11 @@ func webResult(backend string, rows map[string][2]float64) *WebResult {
 
 func TestSummaryVerdicts(t *testing.T) {
 	fast := map[string][2]float64{RowStatic: {1, 9000}, RowHome: {4, 3000}, RowClients: {5, 2000}, RowClientsDeep: {6, 1900},
-		RowSearch: {8, 1500}, RowStats: {9, 800}, RowHome304: {2, 7000}}
+		RowSearch: {8, 1500}, RowStats: {9, 800}, RowHome304: {2, 7000}, RowClients304: {2, 5000}}
 	slowStats := maps.Clone(fast)
 	slowStats[RowStats] = [2]float64{250, 10}
-	slowStats[RowHome304] = [2]float64{2, 5000} // 1.67× home
+	slowStats[RowHome304] = [2]float64{2, 5000}    // 1.67× home
+	slowStats[RowClients304] = [2]float64{2, 3000} // 1.5× the clients list
 	send := &SendResult{N: 100, Attempts: 100, Finished: true, Rate: 6000, RawRate: 8000, Ratio: 0.75, Backend: "sqlite + embedded redis"}
 	r := &AllResult{Machine: Machine{CPUs: 4, LoadStart: "0.10 0.20 0.30", LoadEnd: "0.40 0.20 0.30"}, Runs: []BackendRun{
 		{Dialect: "sqlite", Send: send, Web: webResult("sqlite + embedded redis", fast)},
@@ -144,11 +145,16 @@ func TestSummaryVerdicts(t *testing.T) {
 	type key struct{ dialect, prefix string }
 	got := map[key]Check{}
 	for _, c := range r.Checks() {
-		got[key{c.Dialect, strings.Fields(c.Name)[0]}] = c
+		k := strings.Fields(c.Name)[0]
+		if i := strings.LastIndex(c.Name, "("); i > 0 {
+			k += " " + c.Name[i:]
+		}
+		got[key{c.Dialect, k}] = c
 	}
 	for k, want := range map[key][2]bool{ // met, counted
-		{"sqlite", "pages"}: {true, true}, {"sqlite", "304"}: {true, true}, {"sqlite", "send"}: {true, true},
-		{"postgres", "pages"}: {false, false}, {"postgres", "304"}: {false, true}, {"postgres", "send"}: {true, true},
+		{"sqlite", "pages"}: {true, true}, {"sqlite", "304 (home)"}: {true, true}, {"sqlite", "304 (clients)"}: {true, true},
+		{"sqlite", "send"}: {true, true}, {"postgres", "pages"}: {false, false}, {"postgres", "304 (home)"}: {false, true},
+		{"postgres", "304 (clients)"}: {false, true}, {"postgres", "send"}: {true, true},
 	} {
 		c, ok := got[k]
 		if !ok || c.Met != want[0] || c.Counted != want[1] {
@@ -158,7 +164,7 @@ func TestSummaryVerdicts(t *testing.T) {
 	var out bytes.Buffer
 	r.WriteSummary(&out)
 	for _, want := range []string{"machine: 4 CPUs", "0.10 0.20 0.30 at start, 0.40 0.20 0.30 at end", "[met]",
-		"[reference]", "stats 250ms", "1.67×", "result: 1 of 5 targets NOT met", "postgres 304 path"} {
+		"[reference]", "stats 250ms", "1.67×", "result: 2 of 7 targets NOT met", "1.50×", "postgres 304 path"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, out.String())
 		}
@@ -179,7 +185,7 @@ func TestSummaryVerdicts(t *testing.T) {
 	r.PGSkipped = true
 	out.Reset()
 	r.WriteSummary(&out)
-	for _, want := range []string{"home 4ms (1 error)", "result: 2 of 3 targets NOT met", "postgres: skipped — add -pg"} {
+	for _, want := range []string{"home 4ms (1 error)", "result: 2 of 4 targets NOT met", "postgres: skipped — add -pg"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, out.String())
 		}

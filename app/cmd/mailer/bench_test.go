@@ -27,7 +27,7 @@ func TestBenchAllTiny(t *testing.T) {
 	want := []string{
 		"=== sqlite: send, N=200 ===", "mailer bench send: N=200", "=== sqlite: web, 300 clients, c=64", "mailer bench web: 300 clients",
 		"  stats ", "=== summary ===", "machine: ", "load average (1, 5, 15 min): ",
-		"pages p99 < 10ms at c=64: home ", "stats ", "304 path ≥ 2× the full render's req/s: home-304 ",
+		"pages p99 < 10ms at c=64: home ", "stats ", "304 path ≥ 2× the full render's req/s (home): home-304 ", "(clients): clients-304 ",
 		"send ≥ 5000 msg/s and ≥ 0.7× its raw ceiling: ", "memory: worker (send) peak heap ", "web peak heap ", "\nresult: ",
 	}
 	backends := 1
@@ -44,8 +44,8 @@ func TestBenchAllTiny(t *testing.T) {
 	}
 	summary := out[strings.Index(out, "=== summary ===")+1:]
 	verdicts := strings.Count(summary, "[met]") + strings.Count(summary, "[NOT met]") + strings.Count(summary, "[reference]")
-	if verdicts != 3*backends {
-		t.Errorf("summary has %d verdicts, want 3 per database:\n%s", verdicts, summary)
+	if verdicts != 4*backends {
+		t.Errorf("summary has %d verdicts, want 4 per database:\n%s", verdicts, summary)
 	}
 	if i, j := strings.Index(out, "mailer bench send"), strings.Index(out, "mailer bench web"); i < 0 || j < i {
 		t.Errorf("send should run before web:\n%s", out)

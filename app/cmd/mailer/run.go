@@ -59,6 +59,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		fmt.Fprintln(stdout, usage)
 		return nil
 	case "serve":
+		app.TuneGC(getenv)
 		return serve(ctx, args, getenv, stdout)
 	case "migrate":
 		return migrate(ctx, args, getenv, stdout)
@@ -73,6 +74,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "user":
 		return userCmd(ctx, args, getenv, stdin, stdout)
 	case "bench":
+		app.TuneGC(getenv) // measure the server as `serve` runs it
 		return benchCmd(ctx, args, getenv, stdout)
 	}
 	return fmt.Errorf("unknown command %q (try: mailer help)", cmd)

@@ -31,6 +31,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
+	app.TuneGC(getenv)
 	if cfg.RedisURL == "" {
 		return errNoRedis
 	}

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Message is one email to one recipient.
@@ -88,8 +90,16 @@ func Build(m Message) ([]byte, error) {
 	// Encoded words are folded onto continuation lines: a long name or subject would
 	// otherwise pass the 998-octet line limit and be refused by the server.
 	fold := func(v string) string { return strings.ReplaceAll(v, "?= =?", "?=\r\n =?") }
-	h("To", fold(to.String()))
-	h("Subject", fold(mime.QEncoding.Encode("utf-8", m.Subject)))
+	toValue := to.String()
+	if len(toValue) > 78 && to.Name != "" && mime.QEncoding.Encode("utf-8", to.Name) == to.Name {
+		toValue = encodedWords(to.Name) + " <" + to.Address + ">"
+	}
+	h("To", fold(toValue))
+	subject := mime.QEncoding.Encode("utf-8", m.Subject)
+	if subject == m.Subject && len(subject) > 69 {
+		subject = encodedWords(m.Subject)
+	}
+	h("Subject", fold(subject))
 	h("Date", m.Date.Format(time.RFC1123Z))
 	h("Message-ID", "<"+m.MessageID+">")
 	h("MIME-Version", "1.0")
@@ -113,6 +123,23 @@ func Build(m Message) ([]byte, error) {
 	}
 	fmt.Fprintf(&b, "--%s--\r\n", boundary)
 	return b.Bytes(), nil
+}
+
+// encodedWords writes s as RFC 2047 encoded-words of at most 75 octets. The mime package
+// leaves plain ASCII as it is, and an ASCII word too long to fold at a space (FuzzBuildMessage
+// found a 1,000-character one) would pass the 998-octet line limit; readers join adjacent
+// encoded-words without the space between them, so s reads back unchanged.
+func encodedWords(s string) string {
+	var words []string
+	for len(s) > 0 {
+		n := min(len(s), 45) // base64 of 45 octets is 60 characters, 72 with the markers
+		for n < len(s) && n > 1 && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		words = append(words, "=?utf-8?b?"+base64.StdEncoding.EncodeToString([]byte(s[:n]))+"?=")
+		s = s[n:]
+	}
+	return strings.Join(words, " ")
 }
 
 func writeQP(b *bytes.Buffer, s string) {

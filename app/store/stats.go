@@ -43,7 +43,7 @@ type MailingStat struct {
 
 // DayStat counts one local day's attempts.
 type DayStat struct {
-	Day     time.Time // start of the day in the filter's location (midnight, see StartOfDay)
+	Day     time.Time // start of the day in the filter's location (midnight, see startOfDay)
 	Success int
 	Failure int
 }
@@ -64,17 +64,17 @@ const (
 func (f StatsFilter) Bounds() (start, end time.Time) {
 	loc := f.location()
 	y, m, d := f.From.In(loc).Date()
-	start = StartOfDay(y, m, d, loc)
+	start = startOfDay(y, m, d, loc)
 	y, m, d = f.To.In(loc).Date()
-	end = StartOfDay(y, m, d+1, loc)
+	end = startOfDay(y, m, d+1, loc)
 	return start, end
 }
 
-// StartOfDay is the first instant of a calendar day in loc (d may overflow the month, as
+// startOfDay is the first instant of a calendar day in loc (d may overflow the month, as
 // in time.Date). Usually midnight; but where a clock change skips midnight (Chile moves
 // 00:00 to 01:00) time.Date answers with the previous evening, so the day starts at the
 // change instead — stepping by midnights there would never leave the day.
-func StartOfDay(y int, m time.Month, d int, loc *time.Location) time.Time {
+func startOfDay(y int, m time.Month, d int, loc *time.Location) time.Time {
 	noon := time.Date(y, m, d, 12, 0, 0, 0, loc)
 	y, m, d = noon.Date()
 	t := time.Date(y, m, d, 0, 0, 0, 0, loc)
@@ -174,7 +174,7 @@ func (s *Store) dailyStats(ctx context.Context, scoped func(*bun.SelectQuery) *b
 		index[d.Format(time.DateOnly)] = len(days)
 		days = append(days, DayStat{Day: d})
 		y, m, dd := d.Date()
-		d = StartOfDay(y, m, dd+1, loc)
+		d = startOfDay(y, m, dd+1, loc)
 	}
 	size := bucketSeconds(loc, start, end)
 	var bucket string

@@ -27,7 +27,6 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"mailer/app/config"
 	"mailer/app/mailing"
 	"mailer/app/store"
 	"mailer/app/testutil"
@@ -389,24 +388,11 @@ func TestTwoWebProcessesAndTwoWorkersShareTheWork(t *testing.T) {
 	t.Cleanup(cancel)
 	bin := buildBinaries(t, ctx)
 
-	log, _ := testutil.Logger(t)
-	dsn, dialect := testutil.DatabaseURL(t)
-	st, err := store.Open(ctx, dsn, dialect, mailing.SystemClock{}, log)
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	dbURL := dsn // a PostgreSQL DSN carries the test's schema as search_path
-	if dialect == "sqlite" {
-		dbURL = "sqlite:" + config.SQLitePath(dsn) // one file, shared in WAL mode
-	}
+	st, dbURL := testutil.SharedDB(t, mailing.SystemClock{})
 	c := &cluster{t: t, ctx: ctx, st: st, dbURL: dbURL, redisURL: redisURL, sink: testutil.StartSMTP(t), bin: bin}
 	// Registered after the database, Redis and sink: it runs before their cleanups.
 	t.Cleanup(c.stop)
-	t.Logf("database %s, redis %s", dialect, redisURL)
+	t.Logf("database %s, redis %s", st.Dialect, redisURL)
 
 	// The owner, made by the operator's command (a confirmed account with this password).
 	uc := c.start("mailer user create", "mailer", []string{"user", "create", "--email", ownerEmail},

@@ -24,7 +24,6 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/uptrace/bun/migrate"
 
-	"mailer/app/config"
 	"mailer/app/mailing"
 	"mailer/app/sending"
 	"mailer/app/store"
@@ -94,19 +93,7 @@ func faultSetup(t *testing.T) *faultEnv {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
 	log, _ := testutil.Logger(t)
-	dsn, dialect := testutil.DatabaseURL(t)
-	st, err := store.Open(ctx, dsn, dialect, mailing.SystemClock{}, log)
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	workerDB := dsn // a PostgreSQL DSN carries the test's schema as search_path
-	if dialect == "sqlite" {
-		workerDB = "sqlite:" + config.SQLitePath(dsn) // the same file, shared in WAL mode
-	}
+	st, workerDB := testutil.SharedDB(t, mailing.SystemClock{})
 	r, err := tasks.OpenRedis(ctx, redisURL, log)
 	if err != nil {
 		t.Fatalf("open redis: %v", err)

@@ -54,7 +54,20 @@ func DatabaseURL(t testing.TB) (dsn, dialect string) {
 // DB opens a migrated store on a database of this test's own.
 func DB(t testing.TB, clock mailing.Clock) *store.Store {
 	t.Helper()
+	s, _ := SharedDB(t, clock)
+	return s
+}
+
+// SharedDB is DB for a test that starts other processes on the same database: url is the
+// DATABASE_URL they take — a PostgreSQL DSN carries the test's schema as search_path, and
+// a SQLite file is shared in WAL mode.
+func SharedDB(t testing.TB, clock mailing.Clock) (s *store.Store, url string) {
+	t.Helper()
 	dsn, dialect := DatabaseURL(t)
+	url = dsn
+	if dialect == "sqlite" {
+		url = "sqlite:" + config.SQLitePath(dsn)
+	}
 	log, _ := Logger(t)
 	if clock == nil {
 		clock = NewClock()
@@ -67,7 +80,7 @@ func DB(t testing.TB, clock mailing.Clock) *store.Store {
 	if _, err := s.Migrate(context.Background()); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
-	return s
+	return s, url
 }
 
 func randomHex(n int) string {

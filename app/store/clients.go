@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -94,11 +95,11 @@ func (s *Store) clientSearchPage(ctx context.Context, scope mailing.Scope, w win
 	tail := " ORDER BY " + w.order + " LIMIT " + strconv.Itoa(w.limit+1)
 	match, margs := s.prefix(col, term)
 	if col == w.col.expr {
-		return "SELECT c.id FROM clients AS c WHERE " + owner + match + cursor + tail, concat(args, margs, w.args), nil
+		return "SELECT c.id FROM clients AS c WHERE " + owner + match + cursor + tail, slices.Concat(args, margs, w.args), nil
 	}
 	var n int
 	err := s.scanPrepared(ctx, &n, "SELECT count(*) FROM (SELECT 1 FROM clients AS c WHERE "+owner+match+" LIMIT ?) AS x",
-		concat(args, margs, []any{searchFew + 1})...)
+		slices.Concat(args, margs, []any{searchFew + 1})...)
 	if err != nil {
 		return "", nil, err
 	}
@@ -108,14 +109,14 @@ func (s *Store) clientSearchPage(ctx context.Context, scope mailing.Scope, w win
 			where = " WHERE " + w.cond
 		}
 		return "SELECT c.id FROM (SELECT c.id FROM clients AS c WHERE " + owner + match + ") AS m " + s.outerJoin() +
-			" clients AS c ON c.id = m.id" + where + tail, concat(args, margs, w.args), nil
+			" clients AS c ON c.id = m.id" + where + tail, slices.Concat(args, margs, w.args), nil
 	}
 	if s.Dialect != "postgres" {
 		// Unary + keeps SQLite from answering the prefix from its index, so it walks the
 		// sort's index instead and stops at the page's end.
 		match, margs = s.prefix("+"+col, term)
 	}
-	return "SELECT c.id FROM clients AS c WHERE " + owner + match + cursor + tail, concat(args, margs, w.args), nil
+	return "SELECT c.id FROM clients AS c WHERE " + owner + match + cursor + tail, slices.Concat(args, margs, w.args), nil
 }
 
 // outerJoin joins so that the table on its left stays the outer loop: SQLite's CROSS JOIN
@@ -125,14 +126,6 @@ func (s *Store) outerJoin() string {
 		return "JOIN"
 	}
 	return "CROSS JOIN"
-}
-
-func concat(lists ...[]any) []any {
-	var out []any
-	for _, l := range lists {
-		out = append(out, l...)
-	}
-	return out
 }
 
 // ClientByID returns a client in scope; ENOTFOUND for another owner's, so ids reveal nothing.

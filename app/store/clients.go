@@ -64,14 +64,15 @@ func (s *Store) ListClients(ctx context.Context, scope mailing.Scope, p mailing.
 	}
 	// What a list shows and pages by; updated_at is left out (SQLite's driver parses every
 	// time it reads, and a list page reads many).
-	sel := "SELECT " + clientListColumns + " FROM " + from
+	cols := clientListColumns + ", " + s.timeText("c.unsubscribed_at") + ", " + s.timeText("c.created_at")
+	sel := "SELECT " + cols + " FROM " + from
 	if scope.All {
-		sel = "SELECT " + clientListColumns + ", u.email AS owner_email FROM " + from + " JOIN users AS u ON u.id = c.owner_id"
+		sel = "SELECT " + cols + ", u.email AS owner_email FROM " + from + " JOIN users AS u ON u.id = c.owner_id"
 	}
 	return keysetSQL(ctx, s, sel, conds, args, clientList, p, clientSortValue)
 }
 
-const clientListColumns = "c.id, c.owner_id, c.email, c.full_name, c.name_lc, c.comment, c.unsubscribed_at, c.created_at"
+const clientListColumns = "c.id, c.owner_id, c.email, c.full_name, c.name_lc, c.comment"
 
 // searchFew is how many matches of one prefix are fetched and sorted; beyond it, walking
 // the list's own index and skipping non-matches finds a page sooner (with more than

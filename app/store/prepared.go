@@ -64,6 +64,17 @@ func (s *Store) arg(v any) any {
 	return v
 }
 
+// timeText selects the time column col (a qualified name) for Bun to parse. SQLite's
+// driver parses a DATETIME column itself, first trying (and failing, at some cost) the
+// layout of time.Time.String before Bun's: a sixth of a list page's CPU. Read as text,
+// the value is parsed once, by Bun.
+func (s *Store) timeText(col string) string {
+	if s.Dialect != "sqlite" {
+		return col
+	}
+	return "CAST(" + col + " AS TEXT) AS " + col[strings.IndexByte(col, '.')+1:]
+}
+
 func (s *Store) closeStmts() {
 	s.stmts.Range(func(k, v any) bool {
 		v.(*sql.Stmt).Close()

@@ -30,8 +30,9 @@ func (s *Store) CreateSession(ctx context.Context, id string, userID int64, ttl 
 // and reported as not found, so blocking takes effect on the very next request.
 func (s *Store) SessionUser(ctx context.Context, id string) (*mailing.User, error) {
 	var users []mailing.User
-	err := s.scanPrepared(ctx, &users, "SELECT u.* FROM users AS u JOIN sessions AS s ON s.user_id = u.id "+
-		"WHERE s.id = ? AND s.expires_at > ?", id, s.now())
+	err := s.scanPrepared(ctx, &users, "SELECT u.id, u.email, u.password_hash, u.role, u.language, u.timezone, "+
+		s.timeText("u.confirmed_at")+", "+s.timeText("u.blocked_at")+", "+s.timeText("u.created_at")+", "+s.timeText("u.updated_at")+
+		" FROM users AS u JOIN sessions AS s ON s.user_id = u.id WHERE s.id = ? AND s.expires_at > ?", id, s.now())
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"cmp"
 	"context"
+	"database/sql"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,13 +50,15 @@ func (s *Store) ListClients(ctx context.Context, scope mailing.Scope, p mailing.
 		// A search is the union of two pages: the page of email matches and the page of
 		// name matches, each already cut to the window, so at most two pages are sorted.
 		w := clientList.window(p)
+		cols := []string{"c.email", "c.name_lc"}
+		plans, err := s.clientSearchPlans(ctx, scope, w, cols, term)
+		if err != nil {
+			return mailing.Page[mailing.Client]{}, err
+		}
 		var parts []string
-		for _, col := range []string{"c.email", "c.name_lc"} {
-			sql, a, err := s.clientSearchPage(ctx, scope, w, col, term)
-			if err != nil {
-				return mailing.Page[mailing.Client]{}, err
-			}
-			parts = append(parts, "SELECT id FROM ("+sql+") AS b"+strconv.Itoa(len(parts)))
+		for i, col := range cols {
+			q, a := s.clientSearchPage(scope, w, col, term, plans[i])
+			parts = append(parts, "SELECT id FROM ("+q+") AS b"+strconv.Itoa(i))
 			args = append(args, a...)
 		}
 		// The union carries ids only; the page's rows are read once, for its ≤ 2 pages.
@@ -79,45 +83,106 @@ const clientListColumns = "c.id, c.owner_id, c.email, c.full_name, c.name_lc, c.
 // searchFew matches spread over the list, a match is met every few rows).
 var searchFew = 1000
 
+// searchPlan is how one column's matches of a client search are paged.
+type searchPlan int
+
+const (
+	planRange searchPlan = iota // walk the prefix's range of an index already in the list's order
+	planFew                     // fetch every match and sort them
+	planWalk                    // walk the sort's index, skipping non-matches
+)
+
+// clientSearchPlans chooses, for each of cols, how its matches of term are paged. The plan
+// is chosen in Go: SQLite keeps no statistics to choose by, and PostgreSQL's mislead it (it
+// takes a prefix's matches as spread evenly over the sort's index, and walks that index
+// past every non-match when they are bunched). Few matches are fetched and sorted; on
+// SQLite, a list sorted by the column itself walks the prefix's range, already in order;
+// otherwise the sort's index is walked. One statement counts the matches of every column
+// that needs it.
+func (s *Store) clientSearchPlans(ctx context.Context, scope mailing.Scope, w window, cols []string, term string) ([]searchPlan, error) {
+	plans := make([]searchPlan, len(cols))
+	var counted []int // indexes of cols whose matches are counted
+	var counts []string
+	var args []any
+	for i, col := range cols {
+		if col == w.col.expr && s.Dialect != "postgres" {
+			plans[i] = planRange
+			continue
+		}
+		counted = append(counted, i)
+		owner, oargs := s.ownerCond(scope)
+		match, margs := s.prefix(col, term)
+		counts = append(counts, "(SELECT count(*) FROM (SELECT 1 FROM clients AS c WHERE "+owner+match+" LIMIT ?) AS x"+strconv.Itoa(i)+")")
+		args = append(slices.Concat(args, oargs, margs), searchFew+1)
+	}
+	if len(counts) == 0 {
+		return plans, nil
+	}
+	rows, err := s.queryPrepared(ctx, "SELECT "+strings.Join(counts, ", "), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	n := make([]int, len(counts))
+	dest := make([]any, len(counts))
+	for i := range n {
+		dest[i] = &n[i]
+	}
+	if !rows.Next() {
+		return nil, cmp.Or(rows.Err(), sql.ErrNoRows)
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return nil, err
+	}
+	for j, i := range counted {
+		plans[i] = planWalk
+		if n[j] <= searchFew {
+			plans[i] = planFew
+		}
+	}
+	return plans, rows.Close()
+}
+
+// ownerCond limits a query on clients AS c to scope, as a condition followed by AND.
+func (s *Store) ownerCond(scope mailing.Scope) (string, []any) {
+	if scope.All {
+		return "", nil
+	}
+	return "c.owner_id = ? AND ", []any{scope.UserID}
+}
+
 // clientSearchPage returns the SQL of the window's page of clients in scope whose col
-// starts with term. SQLite keeps no statistics here to choose a plan by, so the plan is
-// chosen in Go: a walk of the prefix range when the list is sorted by col itself (the range
-// is already in order); otherwise the matches fetched by id and sorted when there are few,
-// or the sort's index walked and filtered when there are many.
-func (s *Store) clientSearchPage(ctx context.Context, scope mailing.Scope, w window, col, term string) (string, []any, error) {
-	owner, args := "", []any{}
-	if !scope.All {
-		owner, args = "c.owner_id = ? AND ", []any{scope.UserID}
+// starts with term, paged by plan.
+func (s *Store) clientSearchPage(scope mailing.Scope, w window, col, term string, plan searchPlan) (string, []any) {
+	owner, args := s.ownerCond(scope)
+	tail := " ORDER BY " + w.order + " LIMIT " + strconv.Itoa(w.limit+1)
+	match, margs := s.prefix(col, term)
+	switch {
+	case plan == planFew && s.Dialect == "postgres":
+		// OFFSET 0 keeps PostgreSQL from merging the subquery into the outer one, which
+		// would let it choose the walk again.
+		return "SELECT c.id FROM (SELECT c.* FROM clients AS c WHERE " + owner + match + " OFFSET 0) AS c" + where(w.cond) + tail,
+			slices.Concat(args, margs, w.args)
+	case plan == planFew:
+		return "SELECT c.id FROM (SELECT c.id FROM clients AS c WHERE " + owner + match + ") AS m CROSS JOIN" +
+			" clients AS c ON c.id = m.id" + where(w.cond) + tail, slices.Concat(args, margs, w.args)
+	case plan == planWalk && s.Dialect != "postgres":
+		// Unary + keeps SQLite from answering the prefix from its index, so it walks the
+		// sort's index instead and stops at the page's end.
+		match, margs = s.prefix("+"+col, term)
 	}
 	cursor := ""
 	if w.cond != "" {
 		cursor = " AND " + w.cond
 	}
-	tail := " ORDER BY " + w.order + " LIMIT " + strconv.Itoa(w.limit+1)
-	match, margs := s.prefix(col, term)
-	if col == w.col.expr {
-		return "SELECT c.id FROM clients AS c WHERE " + owner + match + cursor + tail, slices.Concat(args, margs, w.args), nil
+	return "SELECT c.id FROM clients AS c WHERE " + owner + match + cursor + tail, slices.Concat(args, margs, w.args)
+}
+
+func where(cond string) string {
+	if cond == "" {
+		return ""
 	}
-	var n int
-	err := s.scanPrepared(ctx, &n, "SELECT count(*) FROM (SELECT 1 FROM clients AS c WHERE "+owner+match+" LIMIT ?) AS x",
-		slices.Concat(args, margs, []any{searchFew + 1})...)
-	if err != nil {
-		return "", nil, err
-	}
-	if n <= searchFew {
-		where := ""
-		if w.cond != "" {
-			where = " WHERE " + w.cond
-		}
-		return "SELECT c.id FROM (SELECT c.id FROM clients AS c WHERE " + owner + match + ") AS m " + s.outerJoin() +
-			" clients AS c ON c.id = m.id" + where + tail, slices.Concat(args, margs, w.args), nil
-	}
-	if s.Dialect != "postgres" {
-		// Unary + keeps SQLite from answering the prefix from its index, so it walks the
-		// sort's index instead and stops at the page's end.
-		match, margs = s.prefix("+"+col, term)
-	}
-	return "SELECT c.id FROM clients AS c WHERE " + owner + match + cursor + tail, slices.Concat(args, margs, w.args), nil
+	return " WHERE " + cond
 }
 
 // outerJoin joins so that the table on its left stays the outer loop: SQLite's CROSS JOIN

@@ -207,12 +207,15 @@ func decodeCursor(s, kind string) (any, int64, bool) {
 	}
 }
 
-// prefix adds "expr starts with q" in a form each dialect answers from an index: a range
-// on SQLite (binary collation), LIKE 'q%' with text_pattern_ops indexes on PostgreSQL.
+// prefix adds "expr starts with q" as a range each dialect answers from an index, bound
+// parameters and all: SQLite compares text bytewise (binary collation); on PostgreSQL the
+// bytewise operators ~>=~ and ~<~ use the text_pattern_ops indexes whatever the database's
+// collation, where LIKE ? would leave a reused (generic) plan unable to use any index.
+// Everything starting with q sorts between q and q followed by the last code point.
 func (s *Store) prefix(expr, q string) (string, []any) {
+	lt, ge := "<", ">="
 	if s.Dialect == "postgres" {
-		esc := strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(q)
-		return expr + ` LIKE ?`, []any{esc + "%"}
+		lt, ge = "~<~", "~>=~"
 	}
-	return "(" + expr + " >= ? AND " + expr + " < ?)", []any{q, q + "\U0010FFFF"}
+	return "(" + expr + " " + ge + " ? AND " + expr + " " + lt + " ?)", []any{q, q + "\U0010FFFF"}
 }

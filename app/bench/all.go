@@ -214,7 +214,7 @@ type Check struct {
 	Name    string // the target, in words
 	Met     bool
 	// Counted says the target applies to this database; one that does not is printed for
-	// reference (the page latency target is stated on SQLite).
+	// reference (the page latency targets are stated on SQLite).
 	Counted bool
 	Detail  string // the figures behind the verdict
 }
@@ -224,21 +224,18 @@ func (r *AllResult) Checks() []Check {
 	var cs []Check
 	for _, run := range r.Runs {
 		if w := run.Web; w != nil {
-			met, _ := w.PagesMet()
-			var figs []string
-			for _, name := range PageRows {
-				row, _ := w.Row(name)
-				f := name + " " + dur(row.P99)
-				switch {
-				case row.Errors == 1:
-					f += " (1 error)"
-				case row.Errors > 1:
-					f += fmt.Sprintf(" (%d errors)", row.Errors)
+			// Both latency targets are stated for the default database, SQLite.
+			var targeted []string
+			for _, row := range w.Rows {
+				if row.Target {
+					targeted = append(targeted, row.Name)
 				}
-				figs = append(figs, f)
 			}
+			cs = append(cs, Check{Dialect: run.Dialect, Name: fmt.Sprintf("list pages p99 < %s at c=%d", TargetP99, w.Concurrency),
+				Met: w.Met(), Counted: run.Dialect == "sqlite", Detail: p99s(w, targeted)})
+			met, _ := w.PagesMet()
 			cs = append(cs, Check{Dialect: run.Dialect, Name: fmt.Sprintf("pages p99 < %s at c=%d", TargetPageP99, w.Concurrency),
-				Met: met, Counted: run.Dialect == "sqlite", Detail: strings.Join(figs, ", ")})
+				Met: met, Counted: run.Dialect == "sqlite", Detail: p99s(w, PageRows)})
 			// The home page's full render is nearly as cheap as a revalidation (its figures are
 			// cached), so the clients list, a page that renders rows, is checked beside it.
 			for _, pair := range [][2]string{{RowHome, RowHome304}, {RowClients, RowClients304}} {
@@ -259,6 +256,23 @@ func (r *AllResult) Checks() []Check {
 		}
 	}
 	return cs
+}
+
+// p99s lists the p99 and errors of the named rows of w.
+func p99s(w *WebResult, names []string) string {
+	var figs []string
+	for _, name := range names {
+		row, _ := w.Row(name)
+		f := name + " " + dur(row.P99)
+		switch {
+		case row.Errors == 1:
+			f += " (1 error)"
+		case row.Errors > 1:
+			f += fmt.Sprintf(" (%d errors)", row.Errors)
+		}
+		figs = append(figs, f)
+	}
+	return strings.Join(figs, ", ")
 }
 
 // WriteSummary prints the machine, each target and whether it is met, and the memory of
@@ -312,7 +326,7 @@ func (r *AllResult) WriteSummary(w io.Writer) {
 	}
 	for _, c := range checks {
 		if !c.Counted {
-			fmt.Fprintln(w, "\n(reference: the page latency target is stated on SQLite; other databases show it for comparison)")
+			fmt.Fprintln(w, "\n(reference: the page latency targets are stated on SQLite; other databases show them for comparison)")
 			break
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -125,7 +126,8 @@ func webResult(backend string, rows map[string][2]float64) *WebResult {
 	r := &WebResult{Backend: backend, Concurrency: 64}
 	for _, name := range []string{RowStatic, RowHome, RowClients, RowClientsDeep, RowSearch, RowStats, RowHome304, RowClients304} {
 		v := rows[name]
-		r.Rows = append(r.Rows, WebRow{Name: name, P99: time.Duration(v[0] * float64(time.Millisecond)), RPS: v[1]})
+		r.Rows = append(r.Rows, WebRow{Name: name, P99: time.Duration(v[0] * float64(time.Millisecond)), RPS: v[1],
+			Target: slices.Contains(ListRows, name), PageTarget: slices.Contains(PageRows, name)})
 	}
 	return r
 }
@@ -137,6 +139,7 @@ func TestSummaryVerdicts(t *testing.T) {
 	slowStats[RowStats] = [2]float64{250, 10}
 	slowStats[RowHome304] = [2]float64{2, 5000}    // 1.67× home
 	slowStats[RowClients304] = [2]float64{2, 3000} // 1.5× the clients list
+	slowStats[RowSearch] = [2]float64{60, 500}     // misses the list pages' 50 ms
 	send := &SendResult{N: 100, Attempts: 100, Finished: true, Rate: 6000, RawRate: 8000, Ratio: 0.75, Backend: "sqlite + embedded redis"}
 	r := &AllResult{Machine: Machine{CPUs: 4, LoadStart: "0.10 0.20 0.30", LoadEnd: "0.40 0.20 0.30"}, Runs: []BackendRun{
 		{Dialect: "sqlite", Send: send, Web: webResult("sqlite + embedded redis", fast)},
@@ -152,6 +155,7 @@ func TestSummaryVerdicts(t *testing.T) {
 		got[key{c.Dialect, k}] = c
 	}
 	for k, want := range map[key][2]bool{ // met, counted
+		{"sqlite", "list"}: {true, true}, {"postgres", "list"}: {false, false},
 		{"sqlite", "pages"}: {true, true}, {"sqlite", "304 (home)"}: {true, true}, {"sqlite", "304 (clients)"}: {true, true},
 		{"sqlite", "send"}: {true, true}, {"postgres", "pages"}: {false, false}, {"postgres", "304 (home)"}: {false, true},
 		{"postgres", "304 (clients)"}: {false, true}, {"postgres", "send"}: {true, true},
@@ -164,7 +168,7 @@ func TestSummaryVerdicts(t *testing.T) {
 	var out bytes.Buffer
 	r.WriteSummary(&out)
 	for _, want := range []string{"machine: 4 CPUs", "0.10 0.20 0.30 at start, 0.40 0.20 0.30 at end", "[met]",
-		"[reference]", "stats 250ms", "1.67×", "result: 2 of 7 targets NOT met", "1.50×", "postgres 304 path"} {
+		"[reference]", "stats 250ms", "search 60ms", "1.67×", "result: 2 of 8 targets NOT met", "1.50×", "postgres 304 path"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, out.String())
 		}
@@ -185,7 +189,7 @@ func TestSummaryVerdicts(t *testing.T) {
 	r.PGSkipped = true
 	out.Reset()
 	r.WriteSummary(&out)
-	for _, want := range []string{"home 4ms (1 error)", "result: 2 of 4 targets NOT met", "postgres: skipped — add -pg"} {
+	for _, want := range []string{"home 4ms (1 error)", "result: 3 of 5 targets NOT met", "postgres: skipped — add -pg"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, out.String())
 		}

@@ -44,8 +44,8 @@ func TestBenchAllTiny(t *testing.T) {
 	}
 	summary := out[strings.Index(out, "=== summary ===")+1:]
 	verdicts := strings.Count(summary, "[met]") + strings.Count(summary, "[NOT met]") + strings.Count(summary, "[reference]")
-	if verdicts != 4*backends {
-		t.Errorf("summary has %d verdicts, want 4 per database:\n%s", verdicts, summary)
+	if verdicts != 5*backends {
+		t.Errorf("summary has %d verdicts, want 5 per database:\n%s", verdicts, summary)
 	}
 	if i, j := strings.Index(out, "mailer bench send"), strings.Index(out, "mailer bench web"); i < 0 || j < i {
 		t.Errorf("send should run before web:\n%s", out)

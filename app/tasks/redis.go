@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -32,7 +33,14 @@ func OpenRedis(ctx context.Context, url string, log *slog.Logger) (*Redis, error
 			return nil, fmt.Errorf("start embedded redis: %w", err)
 		}
 		r.mini, r.Embedded = mini, true
-		r.opts = &redis.Options{Addr: mini.Addr()}
+		// This process's own client reaches the embedded server in memory (see memPipe);
+		// Asynq and asynqmon dial its TCP address (see ConnOpt).
+		srv := mini.Server()
+		r.opts = &redis.Options{Addr: mini.Addr(), Dialer: func(context.Context, string, string) (net.Conn, error) {
+			client, server := memPipe()
+			srv.ServeConn(server)
+			return client, nil
+		}}
 		// miniredis expires keys only when told time has passed; without this ticker Asynq's
 		// uniqueness locks and server heartbeats would never expire.
 		go func() {

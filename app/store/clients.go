@@ -93,9 +93,9 @@ const (
 )
 
 // clientSearchPlans chooses, for each of cols, how its matches of term are paged. The plan
-// is chosen in Go: SQLite keeps no statistics to choose by, and PostgreSQL's mislead it (it
-// takes a prefix's matches as spread evenly over the sort's index, and walks that index
-// past every non-match when they are bunched). Few matches are fetched and sorted; on
+// is chosen in Go: SQLite keeps no statistics to choose by, and PostgreSQL's statistics
+// mislead it (it takes a prefix's matches as spread evenly over the sort's index, and walks
+// that index past every non-match when they are bunched). Few matches are fetched and sorted; on
 // SQLite, a list sorted by the column itself walks the prefix's range, already in order;
 // otherwise the sort's index is walked. One statement counts the matches of every column
 // that needs it.

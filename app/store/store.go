@@ -45,7 +45,7 @@ type Store struct {
 // statements are written so that their generic plans use their indexes.
 func genericPlans(dsn string) string {
 	u, err := url.Parse(dsn)
-	if err != nil || u.Query().Has("plan_cache_mode") {
+	if err != nil || u.Scheme == "" || u.Query().Has("plan_cache_mode") {
 		return dsn
 	}
 	q := u.Query()

@@ -66,7 +66,7 @@ func (s *Store) arg(v any) any {
 
 // timeText selects the time column col (a qualified name) for Bun to parse. SQLite's
 // driver parses a DATETIME column itself, first trying (and failing, at some cost) the
-// layout of time.Time.String before Bun's: a sixth of a list page's CPU. Read as text,
+// layout of time.Time.String before Bun's: about a fifth of a list query's CPU. Read as text,
 // the value is parsed once, by Bun.
 func (s *Store) timeText(col string) string {
 	if s.Dialect != "sqlite" {

@@ -139,10 +139,10 @@ type AllResult struct {
 // Checks). On an error the result holds what ran before it.
 func RunAll(ctx context.Context, o AllOptions) (*AllResult, error) {
 	if o.Duration <= 0 {
-		o.Duration = 10 * time.Second
+		o.Duration = DefaultWebDuration
 	}
 	if o.Clients <= 0 {
-		o.Clients = 100_000
+		o.Clients = DefaultClients
 	}
 	if o.N <= 0 {
 		o.N = 10_000

@@ -96,6 +96,12 @@ type WebResult struct {
 	RSSReset   bool
 }
 
+// Defaults of the web benchmark (RunAll fills the same before printing its headers).
+const (
+	DefaultClients     = 100_000
+	DefaultWebDuration = 10 * time.Second
+)
+
 // Targets of the web pages.
 const (
 	// TargetP99 is the clients issue's bound on the p99 latency of the home, clients and
@@ -136,13 +142,13 @@ const (
 // o.Concurrency goroutines for o.Duration (or o.MaxRequests requests).
 func RunWeb(ctx context.Context, o WebOptions) (*WebResult, error) {
 	if o.Clients <= 0 {
-		o.Clients = 100_000
+		o.Clients = DefaultClients
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = 64
 	}
 	if o.Duration <= 0 {
-		o.Duration = 10 * time.Second
+		o.Duration = DefaultWebDuration
 	}
 	if o.MaxRequests <= 0 {
 		o.MaxRequests = 200_000

@@ -30,7 +30,7 @@ RUN --mount=type=cache,target=/go/pkg/mod \
       go build -trimpath -ldflags="-s -w" -o /out/mailer ./app/cmd/mailer && \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
       go build -trimpath -ldflags="-s -w" -o /out/worker ./app/cmd/worker && \
-    mkdir -p /out/data
+    mkdir -p -m 0700 /out/data
 
 # ---------------------------------------------------------------- final stage
 # Static binaries (pure-Go SQLite), no shell, runs as uid/gid 65532 (nonroot).

@@ -10,6 +10,7 @@ import (
 	"net"
 
 	"mailer/app/auth"
+	"mailer/app/bounce"
 	"mailer/app/cache"
 	"mailer/app/config"
 	"mailer/app/i18n"
@@ -24,26 +25,30 @@ import (
 
 // App is one running Mailer: database, Redis, mail, web, and optionally an in-process worker.
 type App struct {
-	Config   config.Config
-	Log      *slog.Logger
-	Clock    mailing.Clock
-	Store    *store.Store
-	Redis    *tasks.Redis
-	Catalog  *i18n.Catalog
-	Mail     mail.Sender
-	Web      *web.Server
-	Worker   *tasks.Worker
-	Auth     *auth.Service
-	Limiter  *auth.Limiter
-	Queue    *tasks.Queue
-	Engine   *sending.Engine
+	Config  config.Config
+	Log     *slog.Logger
+	Clock   mailing.Clock
+	Store   *store.Store
+	Redis   *tasks.Redis
+	Catalog *i18n.Catalog
+	Mail    mail.Sender
+	Web     *web.Server
+	Worker  *tasks.Worker
+	Auth    *auth.Service
+	Limiter *auth.Limiter
+	Queue   *tasks.Queue
+	Engine  *sending.Engine
+	// Bounces records bounce reports; Webhooks serves the providers' webhooks with it.
+	Bounces  *bounce.Service
+	Webhooks *bounce.Webhooks
 	Versions *cache.Versions
 	Cache    *cache.Cache
 	// Metrics is this App's own Prometheus registry, served on /metrics.
 	Metrics *metrics.Metrics
 
-	closers      []io.Closer
-	stopRecovery context.CancelFunc
+	closers       []io.Closer
+	stopRecovery  context.CancelFunc
+	heartbeatDone chan struct{}
 }
 
 // Options change how Open builds an App; tests use them to inject parts.
@@ -74,6 +79,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 		return nil, fmt.Errorf("secret key not loaded")
 	}
 	if a.Store == nil {
+		if err = cfg.PrepareDataDir(); err != nil {
+			return nil, err
+		}
 		if a.Store, err = store.Open(ctx, cfg.DatabaseURL, cfg.Dialect, a.Clock, log); err != nil {
 			return nil, err
 		}
@@ -82,6 +90,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 			return nil, err
 		}
 	}
+	a.Store.Bounces = mailing.BouncePolicy{SoftLimit: cfg.BounceSoftLimit, SoftWindow: cfg.BounceSoftWindow}
 	if a.Redis == nil {
 		if a.Redis, err = tasks.OpenRedis(ctx, cfg.RedisURL, log); err != nil {
 			return nil, err
@@ -112,7 +121,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 		Options: sending.Options{
 			From: cfg.MailFrom, BaseURL: cfg.BaseURL.String(), Batch: cfg.SendBatch, Conns: cfg.SMTPMaxConns,
 			MaxTries: cfg.SendMaxTries, RetryBase: cfg.SendRetryBase, ClaimTTL: cfg.ClaimTTL,
-			Secret: cfg.SecretKey,
+			Secret: cfg.SecretKey, OutageMax: cfg.SendOutageMax, ReturnPath: cfg.Bounce.ReturnPath,
 		},
 	}
 	a.Versions = &cache.Versions{Redis: a.Redis.Client, Log: log}
@@ -126,12 +135,16 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 	if cfg.SendRate > 0 {
 		a.Engine.Limiter = &sending.RedisLimiter{Redis: a.Redis.Client, Rate: cfg.SendRate}
 	}
+	a.Bounces = &bounce.Service{Store: a.Store, Log: log.With("component", "bounce"),
+		Policy:  mailing.BouncePolicy{SoftLimit: cfg.Bounce.SoftLimit, SoftWindow: cfg.Bounce.SoftWindow},
+		Changed: func(ctx context.Context, ownerID int64) { a.Versions.Bump(ctx, ownerID) }}
+	a.Webhooks = bounce.NewWebhooks(a.Bounces, cfg.Bounce, a.Clock, log.With("component", "bounce"))
 	a.Limiter = &auth.Limiter{Redis: a.Redis.Client}
 	a.Auth = &auth.Service{Store: a.Store, Mail: a.Mail, Catalog: a.Catalog, Config: cfg, Limiter: a.Limiter, Log: log}
 	a.Web = web.New(web.Deps{
 		Config: cfg, Store: a.Store, Redis: a.Redis, Catalog: a.Catalog,
 		Mail: a.Mail, Clock: a.Clock, Log: log,
-		Auth: a.Auth, Providers: auth.NewProviders(cfg, log), Limiter: a.Limiter, Engine: a.Engine,
+		Auth: a.Auth, Providers: auth.NewProviders(cfg, log), Limiter: a.Limiter, Engine: a.Engine, Bounces: a.Webhooks,
 		Versions: a.Versions, Cache: a.Cache, Metrics: a.Metrics,
 	})
 	if opts.Store == nil {
@@ -145,19 +158,50 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 
 // StartWorker runs the Asynq worker and scheduler inside this process.
 func (a *App) StartWorker() error {
+	// A heartbeat before the first claim; with the embedded Redis this process is the only
+	// sender, so whatever a killed predecessor held is taken back now (see heartbeat.go).
+	kind := store.WorkerWorker
+	if a.Config.RedisURL == "" {
+		kind = store.WorkerServe
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a.stopRecovery = cancel
+	if err := a.Engine.Beat(ctx, kind); err != nil {
+		return fmt.Errorf("worker heartbeat: %w", err)
+	}
+	if kind == store.WorkerServe {
+		if err := a.Engine.ReleaseAtStart(ctx); err != nil {
+			return fmt.Errorf("release claims at start: %w", err)
+		}
+	}
 	a.Worker = tasks.NewWorker(a.Redis, a.Log, tasks.WorkerOptions{Concurrency: a.Config.SendConcurrency})
 	a.Worker.HandleSendRun(a.Engine)
 	if err := a.Worker.HandleSchedule(a.Engine); err != nil {
 		return err
 	}
+	if a.Config.Bounce.MailboxURL != "" {
+		if err := a.Worker.HandleBouncePoll(a.BounceMailbox()); err != nil {
+			return err
+		}
+	}
 	if err := a.Worker.Start(); err != nil {
 		return err
 	}
-	// Recovery runs at start and then every RECOVER_INTERVAL (see sending.Engine.Recover).
-	ctx, cancel := context.WithCancel(context.Background())
-	a.stopRecovery = cancel
+	// Recovery runs at start and then every RECOVER_INTERVAL (see sending.Engine.Recover);
+	// the heartbeat takes back a dead worker's claims within seconds.
 	go a.Engine.RunRecovery(ctx, a.Config.RecoverInterval)
+	a.heartbeatDone = make(chan struct{})
+	go func() {
+		defer close(a.heartbeatDone)
+		a.Engine.RunHeartbeat(ctx, kind, true)
+	}()
 	return nil
+}
+
+// BounceMailbox is the poller of BOUNCE_MAILBOX_URL, recording through a.Bounces.
+func (a *App) BounceMailbox() *bounce.Mailbox {
+	return &bounce.Mailbox{URL: a.Config.Bounce.MailboxURL, Service: a.Bounces, ReturnPath: a.Config.Bounce.ReturnPath,
+		Secret: a.Config.SecretKey, Log: a.Log.With("component", "bounce-mailbox"), Metrics: a.Metrics}
 }
 
 // Serve answers HTTP on ln until ctx ends.
@@ -168,11 +212,15 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 
 // Close stops the worker and releases what Open opened.
 func (a *App) Close() {
+	if a.Worker != nil {
+		a.Worker.Shutdown()
+	}
+	// After the worker: its last sends are recorded before this process's row goes.
 	if a.stopRecovery != nil {
 		a.stopRecovery()
 	}
-	if a.Worker != nil {
-		a.Worker.Shutdown()
+	if a.heartbeatDone != nil {
+		<-a.heartbeatDone
 	}
 	if a.Auth != nil {
 		a.Auth.Close()

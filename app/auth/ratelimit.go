@@ -23,7 +23,6 @@ if n == 1 then redis.call("PEXPIRE", KEYS[1], ARGV[1]) end
 return n`)
 
 // Allow counts one attempt for each key and returns ERATELIMIT when any key is over rate.
-// Keys are hashed: an email address never sits in Redis in clear.
 func (l *Limiter) Allow(ctx context.Context, action string, rate config.Rate, keys ...string) error {
 	if rate.N <= 0 {
 		return nil
@@ -32,9 +31,7 @@ func (l *Limiter) Allow(ctx context.Context, action string, rate config.Rate, ke
 		if k == "" {
 			continue
 		}
-		sum := sha256.Sum256([]byte(k))
-		key := "mailer:rl:" + action + ":" + hex.EncodeToString(sum[:12])
-		n, err := fixedWindow.Run(ctx, l.Redis, []string{key}, rate.Per.Milliseconds()).Int()
+		n, err := fixedWindow.Run(ctx, l.Redis, []string{limiterKey(action, k)}, rate.Per.Milliseconds()).Int()
 		if err != nil {
 			// A Redis outage must not lock everyone out; it is logged by the caller's health checks.
 			return nil
@@ -44,4 +41,37 @@ func (l *Limiter) Allow(ctx context.Context, action string, rate config.Rate, ke
 		}
 	}
 	return nil
+}
+
+// limiterKey is where a counter lives; keys are hashed, so an email address never sits in
+// Redis in clear.
+func limiterKey(action, k string) string {
+	sum := sha256.Sum256([]byte(k))
+	return "mailer:rl:" + action + ":" + hex.EncodeToString(sum[:12])
+}
+
+// Over reports ERATELIMIT when key has already been counted more than rate allows in the
+// current window, without counting this call: it is asked before the attempt, and only an
+// attempt that fails is counted (Count).
+func (l *Limiter) Over(ctx context.Context, action string, rate config.Rate, key string) error {
+	if rate.N <= 0 || key == "" {
+		return nil
+	}
+	n, err := l.Redis.Get(ctx, limiterKey(action, key)).Int()
+	if err != nil {
+		// No counter (or a Redis outage, which must not lock everyone out).
+		return nil
+	}
+	if n >= rate.N {
+		return mailing.Errorf(mailing.ERATELIMIT, "too many %s failures", action)
+	}
+	return nil
+}
+
+// Count records one failure for key in the current window.
+func (l *Limiter) Count(ctx context.Context, action string, rate config.Rate, key string) {
+	if rate.N <= 0 || key == "" {
+		return
+	}
+	fixedWindow.Run(ctx, l.Redis, []string{limiterKey(action, key)}, rate.Per.Milliseconds()) //nolint:errcheck // see Allow
 }

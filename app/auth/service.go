@@ -45,7 +45,7 @@ func (s *Service) Register(ctx context.Context, email, password, lang string) er
 	if !ok {
 		fields["email"] = "validation.email"
 	}
-	if msg := mailing.ValidatePassword(password); msg != "" {
+	if msg := mailing.ValidatePassword(password, email); msg != "" {
 		fields["password"] = msg
 	}
 	if len(fields) > 0 {
@@ -62,6 +62,20 @@ func (s *Service) Register(ctx context.Context, email, password, lang string) er
 		existing, err := s.Store.UserByEmail(ctx, email)
 		if err != nil {
 			return err
+		}
+		if !existing.Confirmed() && !existing.Blocked() {
+			// Nobody has proved this address yet: the newest sign-up's password replaces the
+			// earlier one and a fresh link goes out, so a stranger who registered the
+			// address first cannot sign in once its owner confirms.
+			replaced, err := s.Store.ReplaceUnconfirmedPassword(ctx, existing.ID, hash, lang)
+			if err != nil {
+				return err
+			}
+			if replaced {
+				s.Log.Info("user signed up again before confirming", "user_id", existing.ID)
+				existing.Language = lang
+				return s.sendConfirmation(ctx, existing)
+			}
 		}
 		s.sendMail(existing.Email, userLang(existing, lang), "email.exists", map[string]any{
 			"Link": s.link("/login"), "ResetLink": s.link("/password/reset"),
@@ -83,7 +97,9 @@ func (s *Service) sendConfirmation(ctx context.Context, u *mailing.User) error {
 	return nil
 }
 
-// Confirm spends a confirmation link and activates its account.
+// Confirm spends a confirmation link and activates its account. It starts no session: a
+// link anyone could have had sent to the address (or sent to a victim, for an account of
+// their own) must not sign a browser in; the account's password does that.
 func (s *Service) Confirm(ctx context.Context, token string) (*mailing.User, error) {
 	uid, err := s.Store.UseToken(ctx, mailing.TokenConfirm, HashToken(token))
 	if err != nil {
@@ -103,11 +119,42 @@ var (
 	ErrBlocked        = &mailing.Error{Code: mailing.EFORBIDDEN, Message: "auth.blocked"}
 )
 
+// SignIn is a sign-in attempt from ip: Authenticate behind the throttling policy.
+//
+//   - Per address: every attempt counts against RATE_LIMIT_LOGIN, whatever the account.
+//   - Per account: only failures count, and per (account, address) pair. A pair with
+//     RATE_LIMIT_LOGIN's N failures in its window is refused until the window ends; other
+//     addresses are not. Counting per account alone let anyone lock the owner out with a
+//     few wrong guesses from anywhere, so a correct password from an address with no recent
+//     failures always signs in.
+func (s *Service) SignIn(ctx context.Context, email, password, ip string) (*mailing.User, error) {
+	rate := s.Config.RateLogin
+	if err := s.Limiter.Allow(ctx, "login", rate, ip); err != nil {
+		return nil, err
+	}
+	norm, _ := mailing.NormalizeEmail(email)
+	pair := norm + "\x00" + ip
+	if err := s.Limiter.Over(ctx, "login-fail", rate, pair); err != nil {
+		s.Log.Info("sign-in throttled", "reason", "failures from this address")
+		return nil, err
+	}
+	u, err := s.Authenticate(ctx, email, password)
+	if err == ErrBadCredentials {
+		s.Limiter.Count(ctx, "login-fail", rate, pair)
+	}
+	return u, err
+}
+
 // Authenticate checks an email and password. Only a caller who knows the password learns
 // that an account is unconfirmed or blocked.
 func (s *Service) Authenticate(ctx context.Context, email, password string) (*mailing.User, error) {
-	email, _ = mailing.NormalizeEmail(email)
-	u, err := s.Store.UserByEmail(ctx, email)
+	email, ok := mailing.NormalizeEmail(email)
+	var u *mailing.User
+	var err error = mailing.Errorf(mailing.ENOTFOUND, "not an address")
+	if ok {
+		// Only a valid address is looked up: anything else cannot have an account.
+		u, err = s.Store.UserByEmail(ctx, email)
+	}
 	if err != nil && mailing.ErrorCode(err) != mailing.ENOTFOUND {
 		return nil, err
 	}
@@ -193,7 +240,9 @@ var ErrLinkInvalid = &mailing.Error{Code: mailing.ENOTFOUND, Message: "auth.link
 // Reset sets a new password through an emailed link. It ends every session of the account:
 // whoever asked for the reset may be locking someone else out.
 func (s *Service) Reset(ctx context.Context, token, password string) (*mailing.User, error) {
-	if msg := mailing.ValidatePassword(password); msg != "" {
+	// The address is known only once the link is used up, so the reset checks length and
+	// the common list; sign-up and password change also refuse the address's local part.
+	if msg := mailing.ValidatePassword(password, ""); msg != "" {
 		return nil, invalid(map[string]string{"password": msg})
 	}
 	hash, err := HashPassword(password)
@@ -223,7 +272,7 @@ func (s *Service) ChangePassword(ctx context.Context, u *mailing.User, sessionCo
 	if ok, _ := CheckPassword(u.PasswordHash, current); u.PasswordHash != "" && !ok {
 		fields["current_password"] = "auth.wrong_password"
 	}
-	if msg := mailing.ValidatePassword(next); msg != "" {
+	if msg := mailing.ValidatePassword(next, u.Email); msg != "" {
 		fields["password"] = msg
 	}
 	if len(fields) > 0 {
@@ -246,7 +295,7 @@ func (s *Service) CreateConfirmedUser(ctx context.Context, email, password strin
 	if !ok {
 		return nil, errors.New("not a valid email address: " + email)
 	}
-	if msg := mailing.ValidatePassword(password); msg != "" {
+	if msg := mailing.ValidatePassword(password, email); msg != "" {
 		return nil, errors.New(s.Catalog.Translate("en", msg, nil))
 	}
 	hash, err := HashPassword(password)

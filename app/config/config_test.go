@@ -349,3 +349,22 @@ func TestErrorsNeverEchoCredentialsOfUnparseableURLs(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorsShowRedactedUsersAsStars: the user part of a refused URL prints as ***, not
+// the percent-escaped %2A%2A%2A, so the operator sees the rest of the URL as typed.
+func TestErrorsShowRedactedUsersAsStars(t *testing.T) {
+	for name, tc := range map[string]struct{ value, want string }{
+		"DATABASE_URL": {"mysql://bob:hunter2@db.example:3306/mailer", `"mysql://***@db.example:3306/mailer"`},
+		"REDIS_URL":    {"http://bob:hunter2@redis.example:6379", `"http://***@redis.example:6379"`},
+	} {
+		_, err := config.Load(func(k string) string {
+			if k == name {
+				return tc.value
+			}
+			return ""
+		})
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("%s: error %v, want it to show %s", name, err, tc.want)
+		}
+	}
+}

@@ -29,33 +29,48 @@ func (e *SMTPError) Error() string { return fmt.Sprintf("%d %s", e.Code, e.Msg) 
 // Temporary reports a 4xx answer: the same message may succeed later.
 func (e *SMTPError) Temporary() bool { return e.Code >= 400 && e.Code < 500 }
 
-// Permanent reports whether err means retrying cannot help: a 5xx answer, or a message that
-// cannot be built. Network errors and timeouts are not permanent.
+// Permanent reports whether err means retrying cannot help: a 5xx answer about the
+// recipient or the message, or a message that cannot be built. Network errors, timeouts
+// and the relay's own failures (Classify) are not permanent.
 func Permanent(err error) bool {
-	var se *SMTPError
-	if errors.As(err, &se) {
-		return se.Code >= 500
-	}
-	return errors.Is(err, ErrHeaderInjection) || errors.Is(err, ErrHeaderTooLong) || errors.Is(err, errBadAddress)
+	f := Classify(err)
+	return !f.Temporary && f.Scope != ScopeRelay
 }
 
 var errBadAddress = errors.New("mail: bad address")
 
 // Pool sends over a bounded set of reused SMTP connections. Each message is one
-// transaction (MAIL, RCPT, DATA) on an open connection; when the server advertises
-// PIPELINING (RFC 2920) the three commands go out together, which roughly halves the round
-// trips per message. A hand-written client is used because net/smtp discards the server's
-// reply text on success, and the ledger records it.
+// transaction (MAIL, RCPT, then its content) on an open connection, and each connection is
+// served by a goroutine of its own (pipeline.go) that takes messages from every Send. How a
+// connection carries them depends on what the server advertises:
+//
+//   - PIPELINING (RFC 2920): a message's MAIL, RCPT and DATA go out in the same write as the
+//     previous message's content and final dot, so with enough messages waiting each one
+//     costs a single round trip;
+//   - PIPELINING and CHUNKING (RFC 3030): MAIL, RCPT and BDAT <n> LAST with the content go
+//     out in one write, one message per write: one round trip even for a lone message;
+//   - neither: lock-step, one command and its reply at a time (transaction).
+//
+// The URL can turn either extension off (smtp://host?pipelining=off, ?chunking=off) for a
+// server that advertises more than it does well. A hand-written client is used because
+// net/smtp discards the server's reply text on success, and the ledger records it.
 type Pool struct {
 	addr, host string
 	implicit   bool
 	user, pass string
 	helo       string
 	timeout    time.Duration
+	// noPipelining and noChunking ignore the extensions even when advertised.
+	noPipelining, noChunking bool
 
-	slots chan struct{}
+	max     int       // connections open (or being dialed) at once
+	queue   chan *job // a message waiting for a connection's goroutine to take it
+	closing chan struct{}
+	closed  sync.Once
+
 	mu    sync.Mutex
-	idle  []*conn
+	open  int
+	freed chan struct{} // closed and replaced whenever a connection ends
 }
 
 // PoolOptions tune a Pool.
@@ -65,6 +80,7 @@ type PoolOptions struct {
 }
 
 // NewPool parses smtp://user:pass@host:port (STARTTLS when offered) or smtps://… (TLS).
+// The query may say pipelining=off or chunking=off.
 func NewPool(rawURL string, o PoolOptions) (*Pool, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Host == "" {
@@ -76,7 +92,18 @@ func NewPool(rawURL string, o PoolOptions) (*Pool, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = 30 * time.Second
 	}
-	p := &Pool{host: u.Hostname(), implicit: u.Scheme == "smtps", timeout: o.Timeout, slots: make(chan struct{}, o.MaxConns)}
+	p := &Pool{host: u.Hostname(), implicit: u.Scheme == "smtps", timeout: o.Timeout, max: o.MaxConns,
+		queue: make(chan *job), closing: make(chan struct{}), freed: make(chan struct{})}
+	q := u.Query()
+	for k, off := range map[string]*bool{"pipelining": &p.noPipelining, "chunking": &p.noChunking} {
+		switch v := q.Get(k); v {
+		case "", "on":
+		case "off":
+			*off = true
+		default:
+			return nil, fmt.Errorf("SMTP_URL: %s=%q: want on or off", k, v)
+		}
+	}
 	port := u.Port()
 	if port == "" {
 		port = map[bool]string{true: "465", false: "25"}[p.implicit]
@@ -94,76 +121,88 @@ func NewPool(rawURL string, o PoolOptions) (*Pool, error) {
 }
 
 // Send delivers m and returns the server's final reply, e.g. "250 2.0.0 queued as 1A2B".
+// ctx bounds the wait for a connection and, through its deadline, the transaction; once the
+// message is on a connection it is carried to its reply (or to the timeout) like any other.
 func (p *Pool) Send(ctx context.Context, m Message) (string, error) {
 	raw, err := Build(m)
 	if err != nil {
 		return "", err
 	}
-	from, err1 := mail.ParseAddress(m.From)
+	envelope := m.From
+	if m.ReturnPath != "" {
+		envelope = m.ReturnPath
+	}
+	// The parsed address goes on the MAIL FROM line: no name, no line break can get there.
+	from, err1 := mail.ParseAddress(envelope)
 	to, err2 := mail.ParseAddress(m.To)
 	if err1 != nil || err2 != nil {
 		return "", errBadAddress
 	}
-	select {
-	case p.slots <- struct{}{}:
-	case <-ctx.Done():
-		return "", ctx.Err()
+	j := &job{from: from.Address, to: to.Address, raw: raw, done: make(chan result, 1)}
+	j.ctxDeadline, _ = ctx.Deadline()
+	if err := p.dispatch(ctx, j); err != nil {
+		return "", err
 	}
-	defer func() { <-p.slots }()
-
-	c := p.take()
-	if c == nil {
-		if c, err = p.dial(ctx); err != nil {
-			return "", err
-		}
-	}
-	deadline := time.Now().Add(p.timeout)
-	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
-		deadline = dl
-	}
-	c.nc.SetDeadline(deadline)
-	reply, err := c.transaction(from.Address, to.Address, raw)
-	var se *SMTPError
-	if err == nil || (errors.As(err, &se) && c.usable) {
-		p.put(c)
-	} else {
-		c.close()
-	}
-	return reply, err
+	r := <-j.done
+	return r.reply, r.err
 }
 
-// Close closes idle connections.
+// dispatch hands j to a connection: an idle one, else a new one while fewer than max are
+// open (a dial error is the caller's), else the first busy one that can take it.
+func (p *Pool) dispatch(ctx context.Context, j *job) error {
+	for {
+		select {
+		case p.queue <- j:
+			return nil
+		default:
+		}
+		p.mu.Lock()
+		if p.open < p.max {
+			p.open++
+			p.mu.Unlock()
+			c, err := p.dial(ctx)
+			if err != nil {
+				p.ended()
+				return err
+			}
+			go p.serve(c, j)
+			return nil
+		}
+		freed := p.freed
+		p.mu.Unlock()
+		select {
+		case p.queue <- j:
+			return nil
+		case <-freed: // a connection ended: there may be room to dial
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// ended counts a connection out, waking dispatchers that wait for room.
+func (p *Pool) ended() {
+	p.mu.Lock()
+	p.open--
+	close(p.freed)
+	p.freed = make(chan struct{})
+	p.mu.Unlock()
+}
+
+// Close quits idle connections and waits for busy ones to finish their messages (each
+// bounded by the timeout). A Send after Close still works, on a connection that quits when
+// it is done.
 func (p *Pool) Close() error {
-	p.mu.Lock()
-	idle := p.idle
-	p.idle = nil
-	p.mu.Unlock()
-	for _, c := range idle {
-		c.quit()
-	}
-	return nil
-}
-
-func (p *Pool) take() *conn {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for len(p.idle) > 0 {
-		c := p.idle[len(p.idle)-1]
-		p.idle = p.idle[:len(p.idle)-1]
-		// A connection idle for long may have been dropped by the server.
-		if time.Since(c.used) < 30*time.Second {
-			return c
+	p.closed.Do(func() { close(p.closing) })
+	for {
+		p.mu.Lock()
+		n, freed := p.open, p.freed
+		p.mu.Unlock()
+		if n == 0 {
+			return nil
 		}
-		c.close()
+		<-freed
 	}
-	return nil
-}
-
-func (p *Pool) put(c *conn) {
-	c.used = time.Now()
-	p.mu.Lock()
-	p.idle = append(p.idle, c)
-	p.mu.Unlock()
 }
 
 type conn struct {
@@ -171,8 +210,9 @@ type conn struct {
 	r          *textproto.Reader
 	w          *bufio.Writer
 	pipelining bool
-	usable     bool // false once the session's state is unknown
-	used       time.Time
+	chunking   bool
+	usable     bool   // false once the session's state is unknown
+	flight     []byte // what the next write carries (pipeline.go), kept for reuse
 }
 
 func (p *Pool) dial(ctx context.Context) (*conn, error) {
@@ -188,40 +228,42 @@ func (p *Pool) dial(ctx context.Context) (*conn, error) {
 		nc, err = d.DialContext(dctx, "tcp", p.addr)
 	}
 	if err != nil {
-		return nil, err
+		return nil, relayErr("connect", err)
 	}
 	nc.SetDeadline(time.Now().Add(p.timeout))
 	c := &conn{nc: nc, r: textproto.NewReader(bufio.NewReader(nc)), w: bufio.NewWriter(nc), usable: true}
-	fail := func(err error) (*conn, error) { nc.Close(); return nil, err }
+	// Every failure before a message is on the connection is the relay's (Classify).
+	fail := func(stage string, err error) (*conn, error) { nc.Close(); return nil, relayErr(stage, err) }
 	if _, _, err := c.r.ReadResponse(220); err != nil {
-		return fail(smtpErr(err))
+		return fail("greeting", smtpErr(err))
 	}
 	ext, err := c.ehlo(p.helo)
 	if err != nil {
-		return fail(err)
+		return fail("ehlo", err)
 	}
 	if _, ok := ext["STARTTLS"]; ok && !p.implicit {
 		if err := c.cmd(220, "STARTTLS"); err != nil {
-			return fail(err)
+			return fail("starttls", err)
 		}
 		tc := tls.Client(nc, &tls.Config{ServerName: p.host})
 		if err := tc.Handshake(); err != nil {
-			return fail(err)
+			return fail("starttls", err)
 		}
 		c.nc, c.r, c.w = tc, textproto.NewReader(bufio.NewReader(tc)), bufio.NewWriter(tc)
 		if ext, err = c.ehlo(p.helo); err != nil {
-			return fail(err)
+			return fail("ehlo", err)
 		}
 	}
 	_, c.pipelining = ext["PIPELINING"]
+	_, c.chunking = ext["CHUNKING"]
 	if p.user != "" {
 		_, isTLS := c.nc.(*tls.Conn)
 		if !isTLS && !isLoopback(p.host) {
-			return fail(errors.New("smtp: refusing to send the password over an unencrypted connection"))
+			return fail("auth", errors.New("smtp: refusing to send the password over an unencrypted connection"))
 		}
 		cred := base64.StdEncoding.EncodeToString([]byte("\x00" + p.user + "\x00" + p.pass))
 		if err := c.cmd(235, "AUTH PLAIN "+cred); err != nil {
-			return fail(err)
+			return fail("auth", err)
 		}
 	}
 	return c, nil
@@ -265,8 +307,8 @@ func (c *conn) cmd(expect int, line string) error {
 	return smtpErr(err)
 }
 
-// transaction sends one message. A refusal leaves the connection usable (after RSET); any
-// other error marks it unusable.
+// transaction sends one message in lock-step, for servers without PIPELINING. A refusal
+// leaves the connection usable (after RSET); any other error marks it unusable.
 func (c *conn) transaction(from, to string, raw []byte) (string, error) {
 	c.usable = false
 	cmds := []struct {
@@ -274,44 +316,17 @@ func (c *conn) transaction(from, to string, raw []byte) (string, error) {
 		expect int
 	}{{"MAIL FROM:<" + from + ">", 250}, {"RCPT TO:<" + to + ">", 25}, {"DATA", 354}}
 	var refusal error
-	if c.pipelining {
-		for _, cm := range cmds {
-			c.w.WriteString(cm.line + "\r\n")
-		}
-		if err := c.w.Flush(); err != nil {
-			return "", err
-		}
-		for i, cm := range cmds {
-			code, msg, err := c.r.ReadResponse(cm.expect)
-			if err != nil {
-				if _, ok := err.(*textproto.Error); !ok {
-					return "", err
+	for i, cm := range cmds {
+		if err := c.cmd(cm.expect, cm.line); err != nil {
+			var se *SMTPError
+			if !errors.As(err, &se) {
+				if i == 0 { // broken before the recipient was named: the relay's failure
+					return "", relayErr("mail", err)
 				}
-				if refusal == nil {
-					refusal = &SMTPError{Code: code, Msg: msg}
-				}
-				if i == 2 {
-					break
-				}
-				continue
+				return "", err
 			}
-			if i == 2 && refusal != nil {
-				// DATA was accepted although MAIL or RCPT was refused: end it empty.
-				c.w.WriteString(".\r\n")
-				c.w.Flush()
-				c.r.ReadResponse(0)
-			}
-		}
-	} else {
-		for _, cm := range cmds {
-			if err := c.cmd(cm.expect, cm.line); err != nil {
-				var se *SMTPError
-				if !errors.As(err, &se) {
-					return "", err
-				}
-				refusal = err
-				break
-			}
+			refusal = err
+			break
 		}
 	}
 	if refusal != nil {

@@ -57,7 +57,9 @@ const (
 
 const utf8BOM = "\ufeff"
 
-// ParseClientsCSV reads clients from CSV: email, full name and comment, in that order.
+// ParseClientsCSV reads clients from CSV: email, full name, comment and tags (names
+// separated by commas inside the cell), in that order; a client whose tags cell is empty
+// keeps the tags it has.
 // A header line is optional, "," and ";" both work as the delimiter (sniffed from the first
 // line), a UTF-8 BOM is skipped, cells are trimmed and extra columns ignored. Problems of a
 // line are in its row's Errors; later lines repeating an email are marked as duplicates. A
@@ -76,7 +78,7 @@ func ParseClientsCSV(r io.Reader) ([]ClientRow, error) {
 
 	var rows []ClientRow
 	seen := map[string]int{}
-	first := true
+	first, withTags := true, true
 	for {
 		rec, err := cr.Read()
 		if err == io.EOF {
@@ -99,7 +101,7 @@ func ParseClientsCSV(r io.Reader) ([]ClientRow, error) {
 		}
 		cell := func(i int) string {
 			if i < len(rec) {
-				return strings.TrimSpace(rec[i])
+				return csvValue(strings.TrimSpace(rec[i]))
 			}
 			return ""
 		}
@@ -109,6 +111,8 @@ func ParseClientsCSV(r io.Reader) ([]ClientRow, error) {
 		if first {
 			first = false
 			if isHeader(cell(0)) {
+				// A header names the fourth column: only one about tags is read as tags.
+				withTags = strings.Contains(strings.ToLower(cell(3)), "tag") || strings.Contains(strings.ToLower(cell(3)), "метк")
 				continue
 			}
 		}
@@ -117,6 +121,13 @@ func ParseClientsCSV(r io.Reader) ([]ClientRow, error) {
 		}
 		row := ClientRow{Line: line, Client: Client{Email: cell(0), FullName: cell(1), Comment: cell(2)}}
 		row.Errors = row.Client.Validate()
+		if withTags && cell(3) != "" {
+			tags, problem := ParseTags(cell(3))
+			row.Client.Tags = tags
+			if problem != "" {
+				row.Errors["tags"] = problem
+			}
+		}
 		if _, bad := row.Errors["email"]; !bad {
 			if _, dup := seen[row.Client.Email]; dup {
 				row.Errors["email"] = CSVErrDuplicate
@@ -197,4 +208,32 @@ func textCells(rec []string) bool {
 		}
 	}
 	return true
+}
+
+// CSVCell is v as an exported cell that a spreadsheet shows as text: a value starting with
+// "=", "+", "-", "@", a tab or a carriage return would be read as a formula (OWASP's CSV
+// injection: =HYPERLINK(…) leaks data, +cmd|… runs commands in old Excel), so it gets a
+// leading apostrophe. A value that starts with apostrophes before such a character gets one
+// more, so csvValue (the importer's reading) gives every exported value back unchanged.
+func CSVCell(v string) string {
+	if formulaLike(v) {
+		return "'" + v
+	}
+	return v
+}
+
+// csvValue undoes CSVCell: one leading apostrophe is dropped where CSVCell would have added
+// it. Any other cell is kept as typed, formulas included: they are only text in Mailer.
+func csvValue(v string) string {
+	if len(v) > 1 && v[0] == '\'' && formulaLike(v[1:]) {
+		return v[1:]
+	}
+	return v
+}
+
+func formulaLike(v string) bool {
+	for len(v) > 0 && v[0] == '\'' {
+		v = v[1:]
+	}
+	return v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0]))
 }

@@ -233,3 +233,42 @@ func FuzzParseClientsCSV(f *testing.F) {
 		}
 	})
 }
+
+func TestTheFourthColumnIsTheClientsTags(t *testing.T) {
+	rows, err := ParseClientsCSV(strings.NewReader("email,name,comment,tags\nann@example.com,Ann,,\"VIP, news, vip\"\nbob@example.com,Bob,,\n"))
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("%+v %v", rows, err)
+	}
+	if got := rows[0].Client.Tags; len(got) != 2 || got[0] != "VIP" || got[1] != "news" {
+		t.Fatalf("tags %q, want VIP and news once each", got)
+	}
+	if rows[1].Client.Tags != nil {
+		t.Fatalf("an empty cell gave tags %q: it must leave the client's tags alone", rows[1].Client.Tags)
+	}
+	// A header naming another fourth column: not tags.
+	rows, err = ParseClientsCSV(strings.NewReader("email,name,comment,phone\nann@example.com,Ann,,555\n"))
+	if err != nil || rows[0].Client.Tags != nil {
+		t.Fatalf("a phone column read as tags: %+v %v", rows, err)
+	}
+}
+
+// FuzzCSVCell: an exported cell never starts as a spreadsheet formula, and the importer
+// reads every exported value back as it was.
+func FuzzCSVCell(f *testing.F) {
+	for _, s := range []string{"", "=HYPERLINK(\"http://evil.test\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\t=1",
+		"\r=1", "'", "'=1", "''+1", "plain", "it's", "Анна"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		out := CSVCell(v)
+		if out != "" && strings.ContainsRune("=+-@\t\r", rune(out[0])) {
+			t.Fatalf("CSVCell(%q) = %q starts as a formula", v, out)
+		}
+		if back := csvValue(out); back != v {
+			t.Fatalf("csvValue(CSVCell(%q)) = %q", v, back)
+		}
+		if !formulaLike(v) && out != v {
+			t.Fatalf("CSVCell(%q) = %q changed a plain value", v, out)
+		}
+	})
+}

@@ -32,6 +32,9 @@ const (
 	DeliverySent      = "sent"
 	DeliveryFailed    = "failed"
 	DeliveryCancelled = "cancelled"
+	// DeliverySuppressed is a recipient a run skipped at its start: their address is on
+	// the owner's suppression list, Reason says why.
+	DeliverySuppressed = "suppressed"
 )
 
 // Delivery is one recipient of one run.
@@ -65,6 +68,9 @@ type Attempt struct {
 	SMTPCode    int `bun:"smtp_code"`
 	Response    string
 	LatencyMS   int `bun:"latency_ms"`
+	// Reason is a failure's normalised cause ("550 5.1.1", "connection refused"), what
+	// statistics group by; "" for a success.
+	Reason string
 }
 
 // RunProgress counts a run's deliveries by state.
@@ -75,6 +81,7 @@ type RunProgress struct {
 	Failed     int
 	Pending    int // pending or being sent
 	Cancelled  int
+	Suppressed int // skipped at the start, their addresses suppressed
 	StartedAt  time.Time
 	FinishedAt *time.Time
 }
@@ -115,4 +122,48 @@ func Backoff(base time.Duration, tries int) time.Duration {
 		tries = 20
 	}
 	return base << (tries - 1)
+}
+
+// RelayState is the mail server as the workers see it. While DownSince is set it has been
+// unreachable (refused, timed out, dropped before a recipient was named, refused the TLS or
+// the login, or answered 421) and no one sends before NextTryAt; recipients' tries are not
+// spent on it.
+type RelayState struct {
+	DownSince *time.Time
+	NextTryAt *time.Time
+	Failures  int
+	LastError string
+}
+
+// Down reports an outage in progress.
+func (r RelayState) Down() bool { return r.DownSince != nil }
+
+// Paused reports whether no one may send at now.
+func (r RelayState) Paused(now time.Time) bool {
+	return r.DownSince != nil && r.NextTryAt != nil && now.Before(*r.NextTryAt)
+}
+
+// RelayBackoff is the pause after the failures-th failed try to reach the mail server:
+// base, doubling, up to limit (5 s → 5 min by default, as an MTA's queue runner would).
+func RelayBackoff(base, limit time.Duration, failures int) time.Duration {
+	d := Backoff(base, failures)
+	if d > limit || d <= 0 {
+		return limit
+	}
+	return d
+}
+
+// DeliveryInfo is one delivery as the API shows it: where it stands and its attempts.
+type DeliveryInfo struct {
+	ID        int64
+	RunID     int64
+	MailingID int64
+	MessageID int64
+	OwnerID   int64
+	Email     string
+	Name      string
+	State     string
+	Reason    string
+	Tries     int
+	Attempts  []Attempt `bun:"-"`
 }

@@ -3,45 +3,26 @@ package mailing
 import (
 	"errors"
 	"io"
-	"strings"
 	"text/template"
 	tparse "text/template/parse"
 )
 
-// TemplateData is what {{.Name}} and {{.Email}} in a subject or body refer to.
+// TemplateData is what {{.Name}}, {{.Email}}, {{.UnsubscribeURL}} and, in layouts,
+// {{.Sender}} in a subject, body or layout refer to.
 type TemplateData struct {
-	Name  string
-	Email string
+	Name           string
+	Email          string
+	UnsubscribeURL string
+	Sender         string
 }
 
-// ParseTemplates parses a message's subject and body. They get no functions beyond
-// text/template's built-ins (which reach no files, environment or network), and a
-// template that fails on sample data is refused here rather than at send time.
+// ParseTemplates parses a plain-text message's subject and body (see Compile).
 func ParseTemplates(subject, body string) (*template.Template, *template.Template, error) {
-	s, err := template.New("subject").Option("missingkey=error").Parse(subject)
+	t, err := Compile(&Message{Subject: subject, Body: body, Format: FormatText}, nil)
 	if err != nil {
 		return nil, nil, err
 	}
-	b, err := template.New("body").Option("missingkey=error").Parse(body)
-	if err != nil {
-		return nil, nil, err
-	}
-	sample := TemplateData{Name: "Ann", Email: "ann@example.com"}
-	for _, t := range []*template.Template{s, b} {
-		// Loops and sub-templates could make one message cost minutes or gigabytes.
-		if len(t.Templates()) > 1 || hasLoop(t.Tree.Root) {
-			return nil, nil, errors.New("loops and template definitions are not allowed")
-		}
-		if err := Render(io.Discard, t, sample); err != nil {
-			return nil, nil, err
-		}
-	}
-	var sb strings.Builder
-	s.Execute(&sb, sample)
-	if strings.ContainsAny(sb.String(), "\r\n") {
-		return nil, nil, errors.New("the subject must render to one line")
-	}
-	return s, b, nil
+	return t.subject, t.text, nil
 }
 
 func hasLoop(n tparse.Node) bool {

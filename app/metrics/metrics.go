@@ -58,6 +58,9 @@ type Metrics struct {
 	deliveries   *prometheus.CounterVec
 	smtpLatency  prometheus.Histogram
 	httpDuration *prometheus.HistogramVec
+	relayPauses  prometheus.Counter
+	bounceMail   *prometheus.CounterVec
+	bounceLeft   *prometheus.GaugeVec
 
 	handler http.Handler
 
@@ -85,13 +88,25 @@ func New() *Metrics {
 			Help:    "Time of one SMTP send attempt, dialing included when a new connection was needed.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
 		}),
+		relayPauses: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mailer_relay_pauses_total",
+			Help: "Pauses of all sending because the mail server was unreachable (an outage's first failure, and each failed retry after a pause).",
+		}),
 		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "mailer_http_request_duration_seconds",
 			Help:    "HTTP request latency by method, route pattern and status.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"method", "route", "status"}),
+		bounceMail: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mailer_bounce_mail_total",
+			Help: "Mail taken from the bounce mailbox by outcome (processed: recorded and deleted).",
+		}, []string{"outcome"}),
+		bounceLeft: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "mailer_bounce_mail_left",
+			Help: "Mail the last poll left in the bounce mailbox, by reason (unparseable, unmatched).",
+		}, []string{"reason"}),
 	}
-	reg.MustRegister(m.runsStarted, m.runsFinished, m.deliveries, m.smtpLatency, m.httpDuration,
+	reg.MustRegister(m.runsStarted, m.runsFinished, m.deliveries, m.smtpLatency, m.httpDuration, m.relayPauses, m.bounceMail, m.bounceLeft,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -127,6 +142,28 @@ func (m *Metrics) Delivery(result, codeClass string, n int) {
 func (m *Metrics) SMTPLatency(d time.Duration) {
 	if m != nil {
 		m.smtpLatency.Observe(d.Seconds())
+	}
+}
+
+// RelayPaused counts a pause of sending for an unreachable mail server.
+func (m *Metrics) RelayPaused() {
+	if m != nil {
+		m.relayPauses.Inc()
+	}
+}
+
+// BounceMail counts n mails of the bounce mailbox that had outcome.
+func (m *Metrics) BounceMail(outcome string, n int) {
+	if m != nil && n > 0 {
+		m.bounceMail.WithLabelValues(outcome).Add(float64(n))
+	}
+}
+
+// BounceMailLeft sets what the last poll of the bounce mailbox left there.
+func (m *Metrics) BounceMailLeft(unparseable, unmatched int) {
+	if m != nil {
+		m.bounceLeft.WithLabelValues("unparseable").Set(float64(unparseable))
+		m.bounceLeft.WithLabelValues("unmatched").Set(float64(unmatched))
 	}
 }
 

@@ -215,15 +215,25 @@ func (c *cluster) progress(t *testing.T, runID int64) mailing.RunProgress {
 }
 
 // sinkCounts returns how often the sink accepted each Message-ID of a run.
+// Message-IDs are <delivery>.<run>.<installation>@<domain>.
 func (c *cluster) sinkCounts(runID int64) map[string]int {
-	prefix := fmt.Sprintf("run%d.", runID)
 	out := map[string]int{}
 	for id, n := range c.sink.CountByMessageID() {
-		if strings.HasPrefix(id, prefix) {
+		if parts := strings.SplitN(id, ".", 3); len(parts) == 3 && parts[1] == fmt.Sprint(runID) {
 			out[id] = n
 		}
 	}
 	return out
+}
+
+// messageID is a delivery's Message-ID in this cluster's database.
+func (c *cluster) messageID(t *testing.T, runID, deliveryID int64) string {
+	t.Helper()
+	inst, err := c.st.InstallationID(c.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mailing.MessageID(deliveryID, runID, inst, "example.com")
 }
 
 func (c *cluster) deliveryIDs(t *testing.T, runID int64) []int64 {
@@ -241,7 +251,8 @@ func (c *cluster) seedClients(t *testing.T, owner int64, prefix string, n int) [
 	t.Helper()
 	cls := make([]mailing.Client, n)
 	for i := range cls {
-		cls[i] = mailing.Client{Email: fmt.Sprintf("%s%05d@example.com", prefix, i), FullName: fmt.Sprintf("Recipient %s%d", prefix, i)}
+		cls[i] = mailing.Client{Email: fmt.Sprintf("%s%05d@example.com", prefix, i), FullName: fmt.Sprintf("Recipient %s%d", prefix, i),
+			Tags: []string{prefix}}
 		if errs := cls[i].Validate(); len(errs) > 0 {
 			t.Fatalf("client: %v", errs)
 		}
@@ -272,7 +283,7 @@ func (c *cluster) message(t *testing.T, owner int64) int64 {
 	return msg.ID
 }
 
-func (c *cluster) mailing(t *testing.T, owner, message int64, period string, start, end time.Time, r store.Recipients) *mailing.Mailing {
+func (c *cluster) mailing(t *testing.T, owner, message int64, period string, start, end time.Time, r mailing.Recipients) *mailing.Mailing {
 	t.Helper()
 	m := &mailing.Mailing{OwnerID: owner, MessageID: message, Period: period,
 		StartAt: start.UTC().Truncate(time.Second), EndAt: end.UTC().Truncate(time.Second)}
@@ -419,7 +430,7 @@ func TestTwoWebProcessesAndTwoWorkersShareTheWork(t *testing.T) {
 	schedMsg := c.message(t, schedOwner.ID)
 	c.seedClients(t, schedOwner.ID, "s", 3)
 	now := time.Now()
-	daily := c.mailing(t, schedOwner.ID, schedMsg, mailing.PeriodDaily, now.Add(-time.Minute), now.Add(48*time.Hour), store.Recipients{All: true})
+	daily := c.mailing(t, schedOwner.ID, schedMsg, mailing.PeriodDaily, now.Add(-time.Minute), now.Add(48*time.Hour), mailing.Recipients{All: true})
 
 	// Two workers. Each one's scheduler ticks a minute after it starts, then every minute.
 	w1 := c.start("worker 1", "worker", nil, nil, nil)
@@ -477,14 +488,15 @@ func TestTwoWebProcessesAndTwoWorkersShareTheWork(t *testing.T) {
 		}
 	}
 
-	// The owner's recipients: 500 for (b), a mailing to all of them; 2,000 more for (d), by
-	// id. Both start tomorrow, so only "Send now" starts them.
+	// The owner's recipients: 500 tagged "b" for (b), a mailing to that tag; 2,000 more for
+	// (d), by id. The audience is resolved when a run starts, so "all clients" would take
+	// both sets. Both start tomorrow, so only "Send now" starts them.
 	ownerMsg := c.message(t, owner.ID)
 	c.seedClients(t, owner.ID, "b", 500)
 	tomorrow, later := now.Add(24*time.Hour), now.Add(7*24*time.Hour)
-	mailingB := c.mailing(t, owner.ID, ownerMsg, mailing.PeriodNone, tomorrow, later, store.Recipients{All: true})
+	mailingB := c.mailing(t, owner.ID, ownerMsg, mailing.PeriodNone, tomorrow, later, mailing.Recipients{Tags: []string{"b"}})
 	dIDs := c.seedClients(t, owner.ID, "d", 2000)
-	mailingD := c.mailing(t, owner.ID, ownerMsg, mailing.PeriodNone, tomorrow, later, store.Recipients{ClientIDs: dIDs})
+	mailingD := c.mailing(t, owner.ID, ownerMsg, mailing.PeriodNone, tomorrow, later, mailing.Recipients{ClientIDs: dIDs})
 
 	var onB *browser // signed in through web A, browsing web B
 
@@ -603,7 +615,7 @@ func TestTwoWebProcessesAndTwoWorkersShareTheWork(t *testing.T) {
 		// and a worker slot of their own, so (d)'s send tasks cannot hold one back); the
 		// next minutely tick starts it.
 		probe = c.mailing(t, schedOwner.ID, schedMsg, mailing.PeriodDaily, first.StartedAt.Add(40*time.Second),
-			first.StartedAt.Add(48*time.Hour), store.Recipients{All: true})
+			first.StartedAt.Add(48*time.Hour), mailing.Recipients{All: true})
 		t.Logf("first scheduled run %d at %s, %s after the workers started", first.ID, first.StartedAt.Format(time.TimeOnly),
 			first.StartedAt.Sub(workersUp).Round(time.Millisecond))
 	})
@@ -656,7 +668,7 @@ func TestTwoWebProcessesAndTwoWorkersShareTheWork(t *testing.T) {
 		counts := c.sinkCounts(run.ID)
 		lost, dups := 0, 0
 		for _, id := range c.deliveryIDs(t, run.ID) {
-			switch n := counts[fmt.Sprintf("run%d.d%d@example.com", run.ID, id)]; {
+			switch n := counts[c.messageID(t, run.ID, id)]; {
 			case n == 0:
 				if lost++; lost <= 5 {
 					t.Errorf("delivery %d never reached the server", id)

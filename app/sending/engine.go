@@ -8,7 +8,6 @@
 package sending
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -16,10 +15,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/mail"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
-	"text/template"
+	"sync/atomic"
 	"time"
 
 	mailpkg "mailer/app/mail"
@@ -57,7 +57,25 @@ type Options struct {
 	MaxTries  int
 	RetryBase time.Duration
 	ClaimTTL  time.Duration
-	Secret    []byte // signs one-click unsubscribe links (SECRET_KEY)
+	Secret    []byte // signs one-click unsubscribe links (SECRET_KEY) and VERP tokens
+	// OutageMax is how long the mail server may stay unreachable before a run gives up on
+	// its waiting deliveries (SEND_OUTAGE_MAX, 24h by default); RelayBackoff and
+	// RelayBackoffMax are the pauses between tries to reach it (5 s doubling to 5 min).
+	OutageMax       time.Duration
+	RelayBackoff    time.Duration
+	RelayBackoffMax time.Duration
+	// CommitEvery and CommitN bound how long outcomes wait to be written: a group commit at
+	// least every CommitEvery (50 ms) or CommitN (50) outcomes, so a crash leaves few sends
+	// unrecorded.
+	CommitEvery time.Duration
+	CommitN     int
+	// HeartbeatEvery is how often a sending process says it is alive; DeadAfter is the
+	// silence after which its claims are taken back (1 s and 6 s).
+	HeartbeatEvery time.Duration
+	DeadAfter      time.Duration
+	// ReturnPath (MAIL_RETURN_PATH): when set, each mail's envelope sender is a VERP
+	// address of it naming the delivery (returnpath.go).
+	ReturnPath string
 }
 
 // Engine runs the sending of mailings.
@@ -78,13 +96,17 @@ type Engine struct {
 
 	tplMu sync.Mutex
 	tpls  map[int64]*compiled
+
+	instMu sync.Mutex
+	inst   string // the installation id, read once
 }
 
-// NewWorkerID returns a claim holder name unique to this process.
+// NewWorkerID returns a claim holder name unique to this process: prefix, process id and a
+// random part ("worker-4242-1a2b3c4d"), so an operator can tell which process holds what.
 func NewWorkerID(prefix string) string {
 	b := make([]byte, 4)
 	rand.Read(b)
-	return prefix + "-" + hex.EncodeToString(b)
+	return fmt.Sprintf("%s-%d-%s", prefix, os.Getpid(), hex.EncodeToString(b))
 }
 
 // Start checks the rules, records a run with one delivery per recipient, and — after the
@@ -137,6 +159,9 @@ type Result struct {
 	// NextRetry is when deliveries waiting for a retry are due; zero when none wait.
 	NextRetry time.Time
 	Finished  bool
+	// Relay is the mail server's state when Process stopped; Relay.Paused means it waits for
+	// the server to come back (NextRetry is then its next try).
+	Relay mailing.RelayState
 }
 
 // Process works through a run's due deliveries until none is left to claim, then schedules
@@ -148,6 +173,7 @@ func (e *Engine) Process(ctx context.Context, runID int64) (Result, error) {
 	if err != nil {
 		return res, err
 	}
+	var pausedUntil time.Time
 	for ctx.Err() == nil {
 		stopped, err := e.Store.SendingStopped(ctx, run.MailingID)
 		if err != nil {
@@ -165,7 +191,36 @@ func (e *Engine) Process(ctx context.Context, runID int64) (Result, error) {
 			}
 			break
 		}
-		claimed, err := e.Store.ClaimDeliveries(ctx, runID, e.WorkerID, e.batch(), e.Clock.Now().Add(e.claimTTL()))
+		relay, err := e.Store.Relay(ctx)
+		if err != nil {
+			return res, err
+		}
+		res.Relay = relay
+		now := e.Clock.Now()
+		batch := e.batch()
+		if relay.Down() {
+			if now.Sub(*relay.DownSince) >= e.outageMax() {
+				// Like an MTA's maximal queue lifetime: past it, the run stops waiting.
+				reason := fmt.Sprintf("mail server unreachable since %s, longer than SEND_OUTAGE_MAX (%s): %s",
+					relay.DownSince.UTC().Format(time.RFC3339), e.outageMax(), relay.LastError)
+				n, err := e.Store.FailForOutage(ctx, runID, reason)
+				if err != nil {
+					return res, err
+				}
+				res.Failed += int(n)
+				e.observe("failed", "network", int(n))
+				if n > 0 {
+					e.Log.Error("run gave up on the mail server", "run_id", runID, "failed", n, "down_since", relay.DownSince)
+				}
+				break
+			}
+			if relay.Paused(now) {
+				pausedUntil = *relay.NextTryAt
+				break
+			}
+			batch = 1 // the next try is a probe: one message, not a batch to fail
+		}
+		claimed, err := e.Store.ClaimDeliveries(ctx, runID, e.WorkerID, batch, now.Add(e.claimTTL()))
 		if err != nil {
 			return res, err
 		}
@@ -173,41 +228,19 @@ func (e *Engine) Process(ctx context.Context, runID int64) (Result, error) {
 			break
 		}
 		stopHeartbeat := e.holdClaims(ctx, runID, claimed)
-		outs := e.sendBatch(ctx, run, claimed)
+		err = e.sendBatch(ctx, run, claimed, relay.Down(), &res)
 		stopHeartbeat()
-		// Recording must survive a cancelled ctx: these mails have gone out.
-		rec, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		err = e.Store.RecordOutcomes(rec, e.WorkerID, outs)
-		cancel()
 		if err != nil {
-			return res, fmt.Errorf("record attempts of run %d: %w", runID, err)
-		}
-		e.changed(ctx, run.OwnerID)
-		for _, o := range outs {
-			switch o.State {
-			case mailing.DeliverySent:
-				res.Sent++
-				e.observe("sent", codeClass(o), 1)
-			case mailing.DeliveryFailed:
-				res.Failed++
-				e.observe("failed", codeClass(o), 1)
-				e.Log.Warn("delivery failed", "run_id", runID, "mailing_id", run.MailingID,
-					"delivery_id", o.Delivery.ID, "response", o.Attempt.Response)
-			case mailing.DeliveryPending:
-				res.Retried++
-				e.observe("deferred", codeClass(o), 1)
-				e.Log.Info("delivery deferred", "run_id", runID, "delivery_id", o.Delivery.ID,
-					"try", o.Delivery.Tries+1, "retry_at", o.RetryAt, "response", o.Attempt.Response)
-			case mailing.DeliveryCancelled:
-				res.Cancelled++
-				e.observe("cancelled", "none", 1)
-			}
+			return res, fmt.Errorf("send batch of run %d: %w", runID, err)
 		}
 	}
 	bg := context.WithoutCancel(ctx)
 	next, err := e.Store.NextRetry(bg, runID)
 	if err != nil {
 		return res, err
+	}
+	if !next.IsZero() && next.Before(pausedUntil) {
+		next = pausedUntil // due, but the relay is paused: no sooner than its next try
 	}
 	res.NextRetry = next
 	if !next.IsZero() && e.Enqueue != nil {
@@ -231,6 +264,50 @@ func (e *Engine) Process(ctx context.Context, runID int64) (Result, error) {
 	return res, nil
 }
 
+// account counts committed outcomes into res, for metrics and the log.
+func (e *Engine) account(run *mailing.Run, outs []store.Outcome, res *Result) {
+	for _, o := range outs {
+		switch o.State {
+		case mailing.DeliverySent:
+			res.Sent++
+			e.observe("sent", codeClass(o), 1)
+		case mailing.DeliveryFailed:
+			res.Failed++
+			e.observe("failed", codeClass(o), 1)
+			e.Log.Warn("delivery failed", "run_id", run.ID, "mailing_id", run.MailingID,
+				"delivery_id", o.Delivery.ID, "response", o.Attempt.Response)
+		case mailing.DeliveryPending:
+			res.Retried++
+			e.observe("deferred", codeClass(o), 1)
+			if !o.Relay {
+				e.Log.Info("delivery deferred", "run_id", run.ID, "delivery_id", o.Delivery.ID,
+					"try", o.Delivery.Tries+1, "retry_at", o.RetryAt, "response", o.Attempt.Response)
+			}
+		case mailing.DeliveryCancelled:
+			res.Cancelled++
+			e.observe("cancelled", "none", 1)
+		}
+	}
+}
+
+func (e *Engine) outageMax() time.Duration {
+	if e.Options.OutageMax <= 0 {
+		return 24 * time.Hour
+	}
+	return e.Options.OutageMax
+}
+
+func (e *Engine) relayBackoff(failures int) time.Duration {
+	base, limit := e.Options.RelayBackoff, e.Options.RelayBackoffMax
+	if base <= 0 {
+		base = 5 * time.Second
+	}
+	if limit <= 0 {
+		limit = 5 * time.Minute
+	}
+	return mailing.RelayBackoff(base, limit, failures)
+}
+
 func (e *Engine) claimTTL() time.Duration {
 	if e.Options.ClaimTTL <= 0 {
 		return 2 * time.Minute
@@ -238,11 +315,39 @@ func (e *Engine) claimTTL() time.Duration {
 	return e.Options.ClaimTTL
 }
 
-// sendBatch sends the claimed deliveries concurrently and returns each one's outcome. When
-// ctx ends, deliveries not yet started are handed back as pending.
-func (e *Engine) sendBatch(ctx context.Context, run *mailing.Run, ds []mailing.Delivery) []store.Outcome {
-	tpl, tplErr := e.template(ctx, run.MailingID)
-	outs := make([]store.Outcome, len(ds))
+// batchRun is what the sends of one claimed batch share.
+type batchRun struct {
+	run       *mailing.Run
+	tpl       *compiled
+	tplErr    error
+	inst      string
+	relayDown bool        // the relay was down when the batch was claimed (a probe)
+	paused    atomic.Bool // a send of this batch found the relay unreachable: send no more
+	upOnce    sync.Once
+}
+
+// sendBatch sends the claimed deliveries concurrently. Before a group of them is handed to
+// the server it is marked so (MarkHanded), and outcomes are written as they come, in group
+// commits (commit), so a crash leaves only the marked, uncommitted ones in doubt — and
+// those get an "outcome unknown" attempt when their claims are taken back. When ctx ends,
+// or the relay turns out unreachable, deliveries not yet started are handed back.
+func (e *Engine) sendBatch(ctx context.Context, run *mailing.Run, ds []mailing.Delivery, relayDown bool, res *Result) error {
+	b := &batchRun{run: run, relayDown: relayDown}
+	b.tpl, b.tplErr = e.template(ctx, run.MailingID)
+	inst, err := e.installation(ctx)
+	if err != nil {
+		e.releaseUnsent(ctx, run.ID, ds)
+		return err
+	}
+	b.inst = inst
+	outc := make(chan store.Outcome, len(ds))
+	committed := make(chan error, 1)
+	go func() { committed <- e.commit(ctx, run, outc, res) }()
+
+	var (
+		mu     sync.Mutex
+		unsent []mailing.Delivery
+	)
 	work := make(chan int)
 	var wg sync.WaitGroup
 	conns := e.Options.Conns
@@ -254,46 +359,147 @@ func (e *Engine) sendBatch(ctx context.Context, run *mailing.Run, ds []mailing.D
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				outs[i] = e.sendOne(ctx, run, ds[i], tpl, tplErr)
+				o := e.sendOne(ctx, b, ds[i])
+				if o.State == "released" {
+					mu.Lock()
+					unsent = append(unsent, ds[i])
+					mu.Unlock()
+					continue
+				}
+				outc <- o
 			}
 		}()
 	}
-	var unsent []int64
+	// Marks go a group ahead of the sends: one statement per group keeps the window of
+	// doubt small without a write per message.
+	group := max(2*conns, 16)
+	marked := 0
+	var markErr error
 	for i := range ds {
-		if ctx.Err() != nil {
-			unsent = append(unsent, ds[i].ID)
-			outs[i] = store.Outcome{Delivery: ds[i], State: "released"}
+		if ctx.Err() != nil || b.paused.Load() || markErr != nil {
+			mu.Lock()
+			unsent = append(unsent, ds[i])
+			mu.Unlock()
 			continue
+		}
+		if i >= marked {
+			end := min(i+group, len(ds))
+			ids := make([]int64, 0, end-i)
+			for _, d := range ds[i:end] {
+				ids = append(ids, d.ID)
+			}
+			if markErr = e.Store.MarkHanded(ctx, e.WorkerID, ids); markErr != nil {
+				mu.Lock()
+				unsent = append(unsent, ds[i])
+				mu.Unlock()
+				continue
+			}
+			marked = end
 		}
 		work <- i
 	}
 	close(work)
 	wg.Wait()
-	for i, o := range outs {
-		if o.State == "released" && i < len(ds) && o.Delivery.ID == ds[i].ID && !contains(unsent, ds[i].ID) {
-			unsent = append(unsent, ds[i].ID)
-		}
+	close(outc)
+	e.releaseUnsent(ctx, run.ID, unsent)
+	if err := <-committed; err != nil {
+		return fmt.Errorf("record attempts: %w", err)
 	}
-	if len(unsent) > 0 {
-		rel, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		if err := e.Store.ReleaseClaims(rel, e.WorkerID, unsent); err != nil {
-			e.Log.Error("release claims", "run_id", run.ID, "err", err)
-		}
-		cancel()
+	if markErr != nil && ctx.Err() == nil {
+		return fmt.Errorf("mark handed: %w", markErr)
 	}
-	kept := outs[:0]
-	for _, o := range outs {
-		if o.State != "released" {
-			kept = append(kept, o)
-		}
-	}
-	return kept
+	return nil
 }
 
-func (e *Engine) sendOne(ctx context.Context, run *mailing.Run, d mailing.Delivery, tpl *compiled, tplErr error) store.Outcome {
+// releaseUnsent hands back claims this worker never sent.
+func (e *Engine) releaseUnsent(ctx context.Context, runID int64, ds []mailing.Delivery) {
+	if len(ds) == 0 {
+		return
+	}
+	ids := make([]int64, len(ds))
+	for i, d := range ds {
+		ids[i] = d.ID
+	}
+	rel, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := e.Store.ReleaseClaims(rel, e.WorkerID, ids); err != nil {
+		e.Log.Error("release claims", "run_id", runID, "err", err)
+	}
+}
+
+// commit writes outcomes as they arrive, in groups: when CommitN are waiting or the oldest
+// has waited CommitEvery, whichever comes first. It keeps reading after a failed write so
+// no sender blocks, and returns the first error.
+func (e *Engine) commit(ctx context.Context, run *mailing.Run, in <-chan store.Outcome, res *Result) error {
+	every, n := e.Options.CommitEvery, e.Options.CommitN
+	if every <= 0 {
+		every = 50 * time.Millisecond
+	}
+	if n <= 0 {
+		n = 50
+	}
+	var (
+		buf   []store.Outcome
+		timer = time.NewTimer(time.Hour)
+		first error
+	)
+	timer.Stop()
+	defer timer.Stop()
+	flush := func() {
+		timer.Stop()
+		if len(buf) == 0 || first != nil {
+			buf = buf[:0]
+			return
+		}
+		// Recording must survive a cancelled ctx: these mails have gone out.
+		rec, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		first = e.Store.RecordOutcomes(rec, e.WorkerID, buf)
+		cancel()
+		if first == nil {
+			e.account(run, buf, res)
+			e.changed(ctx, run.OwnerID)
+		}
+		buf = buf[:0]
+	}
+	for {
+		select {
+		case o, ok := <-in:
+			if !ok {
+				flush()
+				return first
+			}
+			buf = append(buf, o)
+			if len(buf) == 1 {
+				timer.Reset(every)
+			}
+			if len(buf) >= n {
+				flush()
+			}
+		case <-timer.C:
+			flush()
+		}
+	}
+}
+
+// installation is this installation's id (part of every Message-ID), read once.
+func (e *Engine) installation(ctx context.Context) (string, error) {
+	e.instMu.Lock()
+	defer e.instMu.Unlock()
+	if e.inst == "" {
+		id, err := e.Store.InstallationID(ctx)
+		if err != nil {
+			return "", fmt.Errorf("installation id: %w", err)
+		}
+		e.inst = id
+	}
+	return e.inst, nil
+}
+
+func (e *Engine) sendOne(ctx context.Context, b *batchRun, d mailing.Delivery) store.Outcome {
+	run := b.run
 	out := store.Outcome{Delivery: d}
-	if ctx.Err() != nil {
-		out.State = "released" // not started: hand it back for another worker
+	if ctx.Err() != nil || b.paused.Load() {
+		out.State = "released" // not started: hand it back for another worker, or for later
 		return out
 	}
 	if e.Limiter != nil {
@@ -305,10 +511,11 @@ func (e *Engine) sendOne(ctx context.Context, run *mailing.Run, d mailing.Delive
 	start := e.Clock.Now()
 	a := mailing.Attempt{MailingID: run.MailingID, RunID: run.ID, DeliveryID: d.ID, ClientID: d.ClientID, Email: d.Email, AttemptedAt: start}
 	var reply string
-	err := tplErr
+	err := b.tplErr
 	if err == nil {
 		var msg mailpkg.Message
-		msg, err = e.message(run, d, tpl)
+		msg, err = e.message(run, d, b.tpl, b.inst)
+		msg.ReturnPath = e.returnPath(d.ID)
 		if err == nil {
 			// A send that has begun finishes even when the worker is stopping.
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
@@ -327,21 +534,71 @@ func (e *Engine) sendOne(ctx context.Context, run *mailing.Run, d mailing.Delive
 		a.SMTPCode = replyCode(reply)
 		out.State = mailing.DeliverySent
 		out.Attempt = a
+		if b.relayDown {
+			b.upOnce.Do(func() { e.relayUp(ctx) })
+		}
 		return out
 	}
-	a.Status, a.Response = mailing.AttemptFailure, errorText(err)
-	var se *mailpkg.SMTPError
-	if errors.As(err, &se) {
-		a.SMTPCode = se.Code
+	f := mailpkg.Classify(err)
+	a.Status, a.Response, a.SMTPCode, a.Reason = mailing.AttemptFailure, errorText(err), f.Code, f.Reason
+	if errors.Is(err, errTemplate) {
+		a.Reason = "template error"
 	}
 	out.Attempt = a
-	if mailpkg.Permanent(err) || errors.Is(err, errTemplate) || d.Tries+1 >= e.maxTries() {
+	switch {
+	case f.Scope == mailpkg.ScopeRelay && !errors.Is(err, errTemplate):
+		// Nothing about the recipient: the attempt is recorded, no try is spent, and the
+		// delivery waits for the relay's next try with everyone else.
+		b.paused.Store(true)
+		out.State, out.Relay = mailing.DeliveryPending, true
+		out.RetryAt = e.relayFailed(ctx, f, a.Response)
+	case mailpkg.Permanent(err) || errors.Is(err, errTemplate) || d.Tries+1 >= e.maxTries():
 		out.State = mailing.DeliveryFailed
-	} else {
+	default:
 		out.State = mailing.DeliveryPending
 		out.RetryAt = e.Clock.Now().Add(mailing.Backoff(e.retryBase(), d.Tries+1))
 	}
 	return out
+}
+
+// relayObserver is an Observer that also counts the relay's pauses (app/metrics does).
+type relayObserver interface {
+	RelayPaused()
+}
+
+// relayFailed records that the relay could not be reached (the breaker opens, or a failed
+// probe doubles the pause) and returns when it is to be tried next.
+func (e *Engine) relayFailed(ctx context.Context, f mailpkg.Failure, text string) time.Time {
+	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	st, moved, err := e.Store.RelayFailed(bg, text, e.relayBackoff)
+	if err != nil || st.NextTryAt == nil {
+		e.Log.Error("record relay failure", "err", err)
+		return e.Clock.Now().Add(e.relayBackoff(1))
+	}
+	if moved {
+		e.Log.Warn("mail server unreachable: sending paused", "since", st.DownSince, "next_try_at", st.NextTryAt,
+			"failures", st.Failures, "reason", f.Reason, "error", text)
+		if o, ok := e.Metrics.(relayObserver); ok {
+			o.RelayPaused()
+		}
+	}
+	return *st.NextTryAt
+}
+
+// relayUp records that the relay took a message again after an outage.
+func (e *Engine) relayUp(ctx context.Context) {
+	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	ended, since, err := e.Store.RelayUp(bg)
+	if err != nil {
+		e.Log.Error("record relay up", "err", err)
+		return
+	}
+	if ended {
+		e.Log.Warn("mail server reachable again: sending resumed", "down_since", since,
+			"down_for", e.Clock.Now().Sub(since).Round(time.Second))
+	}
 }
 
 func (e *Engine) maxTries() int {
@@ -375,10 +632,10 @@ func errorText(err error) string {
 
 var errTemplate = errors.New("template")
 
-// compiled is a message's subject and body templates, parsed once per run and process.
+// compiled is a message compiled for sending, once per run and process.
 type compiled struct {
-	subject, body *template.Template
-	loaded        time.Time
+	*mailing.Template
+	loaded time.Time
 }
 
 func (e *Engine) template(ctx context.Context, mailingID int64) (*compiled, error) {
@@ -398,36 +655,42 @@ func (e *Engine) template(ctx context.Context, mailingID int64) (*compiled, erro
 	if err != nil {
 		return nil, err
 	}
-	subject, body, err := mailing.ParseTemplates(msg.Subject, msg.Body)
+	var layout *mailing.Layout
+	if msg.LayoutID != nil {
+		if layout, err = e.Store.LayoutByID(ctx, mailing.Scope{All: true}, *msg.LayoutID); err != nil {
+			return nil, err
+		}
+	}
+	t, err := mailing.Compile(msg, layout)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errTemplate, err)
 	}
-	c := &compiled{subject: subject, body: body, loaded: time.Now()}
+	c := &compiled{Template: t, loaded: time.Now()}
 	e.tpls[mailingID] = c
 	return c, nil
 }
 
-// message renders one delivery's email. The Message-ID is derived from the run and the
-// delivery, so a repeated send of the same delivery is recognisable as a duplicate.
-func (e *Engine) message(run *mailing.Run, d mailing.Delivery, tpl *compiled) (mailpkg.Message, error) {
-	data := mailing.TemplateData{Name: d.Name, Email: d.Email}
-	var subj, body bytes.Buffer
-	if err := mailing.Render(&subj, tpl.subject, data); err != nil {
-		return mailpkg.Message{}, fmt.Errorf("%w: %v", errTemplate, err)
-	}
-	if err := mailing.Render(&body, tpl.body, data); err != nil {
-		return mailpkg.Message{}, fmt.Errorf("%w: %v", errTemplate, err)
-	}
-	to := (&mail.Address{Name: d.Name, Address: d.Email}).String()
+// message renders one delivery's email. The Message-ID is the delivery's, the run's and the
+// installation's ids: the same for every try of a delivery, so receivers can drop a crash's
+// duplicate, and never the same for different mail of two installations.
+func (e *Engine) message(run *mailing.Run, d mailing.Delivery, tpl *compiled, inst string) (mailpkg.Message, error) {
+	data := mailing.TemplateData{Name: d.Name, Email: d.Email, Sender: mailing.SenderName(e.Options.From)}
 	headers := map[string]string{}
-	text := body.String()
 	if d.ClientID != 0 && e.Options.BaseURL != "" {
 		// RFC 8058 one-click unsubscribe: mail clients POST to the link; a person can open it.
-		link := e.Options.BaseURL + "/unsubscribe/" + mailing.UnsubscribeToken(e.Options.Secret, d.ClientID)
-		headers["List-Unsubscribe"] = "<" + link + ">"
+		data.UnsubscribeURL = e.Options.BaseURL + "/unsubscribe/" + mailing.UnsubscribeToken(e.Options.Secret, d.ClientID)
+		headers["List-Unsubscribe"] = "<" + data.UnsubscribeURL + ">"
 		headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-		text += "\n\n--\nUnsubscribe: " + link + "\n"
 	}
+	r, err := tpl.Render(data)
+	if err != nil {
+		return mailpkg.Message{}, fmt.Errorf("%w: %v", errTemplate, err)
+	}
+	text := r.Text
+	if data.UnsubscribeURL != "" && !strings.Contains(text, data.UnsubscribeURL) {
+		text += "\n\n--\nUnsubscribe: " + data.UnsubscribeURL + "\n"
+	}
+	to := (&mail.Address{Name: d.Name, Address: d.Email}).String()
 	domain := "mailer.invalid"
 	if a, err := mail.ParseAddress(e.Options.From); err == nil {
 		domain = a.Address[strings.LastIndexByte(a.Address, '@')+1:]
@@ -435,10 +698,11 @@ func (e *Engine) message(run *mailing.Run, d mailing.Delivery, tpl *compiled) (m
 	return mailpkg.Message{
 		From:      e.Options.From,
 		To:        to,
-		Subject:   subj.String(),
+		Subject:   r.Subject,
 		Text:      text,
+		HTML:      r.HTML,
 		Headers:   headers,
-		MessageID: fmt.Sprintf("run%d.d%d@%s", run.ID, d.ID, domain),
+		MessageID: mailing.MessageID(d.ID, run.ID, inst, domain),
 		Date:      e.Clock.Now(),
 	}, nil
 }
@@ -450,15 +714,6 @@ func (e *Engine) ProcessRun(ctx context.Context, runID int64) error {
 		return nil // the run or its mailing was deleted
 	}
 	return err
-}
-
-func contains(ids []int64, id int64) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
 }
 
 // observe counts n delivery outcomes for metrics.

@@ -48,6 +48,10 @@ func TestSendRecordsEachAttemptWithServerReply(t *testing.T) {
 	}
 	wantIDs := map[string]string{} // Message-ID → email
 	seen := map[int64]bool{}
+	inst, err := f.st.InstallationID(f.ctx)
+	if err != nil || inst == "" {
+		t.Fatalf("installation id %q: %v", inst, err)
+	}
 	for _, a := range atts {
 		d, ok := deliveryOf[a.DeliveryID]
 		if a.Status != mailing.AttemptSuccess || a.SMTPCode != 250 || !strings.HasPrefix(a.Response, "250 2.0.0 queued as") ||
@@ -56,7 +60,7 @@ func TestSendRecordsEachAttemptWithServerReply(t *testing.T) {
 			t.Errorf("attempt %+v (delivery %+v)", a, d)
 		}
 		seen[a.DeliveryID] = true
-		wantIDs[fmt.Sprintf("run%d.d%d@example.com", run.ID, a.DeliveryID)] = a.Email
+		wantIDs[fmt.Sprintf("%d.%d.%s@example.com", a.DeliveryID, run.ID, inst)] = a.Email
 	}
 
 	msgs := f.sink.Messages()
@@ -66,7 +70,7 @@ func TestSendRecordsEachAttemptWithServerReply(t *testing.T) {
 	for _, m := range msgs {
 		email, ok := wantIDs[m.MessageID]
 		if !ok {
-			t.Errorf("Message-ID %q is not run<run>.d<delivery>@example.com of an attempt", m.MessageID)
+			t.Errorf("Message-ID %q is not <delivery>.<run>.<installation>@example.com of an attempt", m.MessageID)
 			continue
 		}
 		delete(wantIDs, m.MessageID) // a second message with the same id fails above

@@ -132,7 +132,7 @@ func (f *fixture) newMailing(clientIDs ...int64) *mailing.Mailing {
 	if errs := m.Validate(); len(errs) > 0 {
 		f.t.Fatalf("mailing: %v", errs)
 	}
-	if err := f.st.SaveMailing(f.ctx, m, store.Recipients{ClientIDs: clientIDs}); err != nil {
+	if err := f.st.SaveMailing(f.ctx, m, mailing.Recipients{ClientIDs: clientIDs}); err != nil {
 		f.t.Fatal(err)
 	}
 	return m

@@ -8,7 +8,6 @@ import (
 
 	"mailer/app/mailing"
 	"mailer/app/sending"
-	"mailer/app/store"
 	"mailer/app/testutil"
 )
 
@@ -34,7 +33,7 @@ func schedMailing(f *fixture, period string, start, end time.Time) *mailing.Mail
 	if errs := m.Validate(); len(errs) > 0 {
 		f.t.Fatalf("mailing: %v", errs)
 	}
-	if err := f.st.SaveMailing(f.ctx, m, store.Recipients{ClientIDs: ids}); err != nil {
+	if err := f.st.SaveMailing(f.ctx, m, mailing.Recipients{ClientIDs: ids}); err != nil {
 		f.t.Fatal(err)
 	}
 	return m
@@ -259,10 +258,12 @@ func TestScheduleSkipsStoppedMailings(t *testing.T) {
 			t.Fatalf("Schedule started %d runs, want 1", n)
 		}
 		schedCheck(f, m, 1, m.StartAt, 2)
-		for _, d := range f.deliveries(schedRuns(f, m.ID)[0].ID) {
-			if d.ClientID == f.clients[1].ID {
-				t.Fatalf("the unsubscribed client has a delivery: %+v", d)
-			}
+		// The unsubscribed client's delivery is recorded as suppressed, never pending.
+		var state, reason string
+		if err := f.st.DB.NewSelect().TableExpr("deliveries").Column("state", "reason").
+			Where("run_id = ? AND client_id = ?", schedRuns(f, m.ID)[0].ID, f.clients[1].ID).Scan(f.ctx, &state, &reason); err != nil ||
+			state != mailing.DeliverySuppressed || reason != mailing.SuppressUnsubscribed {
+			t.Fatalf("the unsubscribed client's delivery: %q %q %v", state, reason, err)
 		}
 	})
 }

@@ -32,9 +32,6 @@ func clientSortValue(c *mailing.Client, sort string) (any, int64) {
 	return c.Email, c.ID
 }
 
-// ClientSort reports the sort ListClients uses for p.
-func ClientSort(p mailing.ListParams) (string, bool) { return clientList.Sorts(p) }
-
 func (s *Store) clientQuery(scope mailing.Scope) *bun.SelectQuery {
 	q := s.DB.NewSelect().ModelTableExpr("clients AS c").ColumnExpr("c.*")
 	if scope.All {
@@ -45,33 +42,82 @@ func (s *Store) clientQuery(scope mailing.Scope) *bun.SelectQuery {
 
 // ListClients returns a page of the clients in scope whose email or name starts with p.Q.
 func (s *Store) ListClients(ctx context.Context, scope mailing.Scope, p mailing.ListParams) (mailing.Page[mailing.Client], error) {
+	page, err := s.listClients(ctx, scope, p)
+	if err == nil {
+		err = s.withTags(ctx, page.Items)
+	}
+	return page, err
+}
+
+func (s *Store) listClients(ctx context.Context, scope mailing.Scope, p mailing.ListParams) (mailing.Page[mailing.Client], error) {
 	from, conds, args := "clients AS c", []string(nil), []any(nil)
-	if term := normalizeSearch(p.Q); term != "" {
-		// A search is the union of two pages: the page of email matches and the page of
-		// name matches, each already cut to the window, so at most two pages are sorted.
-		w := clientList.window(p)
-		cols := []string{"c.email", "c.name_lc"}
-		plans, err := s.clientSearchPlans(ctx, scope, w, cols, term)
-		if err != nil {
+	owned := func() {
+		if !scope.All {
+			conds, args = append(conds, "c.owner_id = ?"), append(args, scope.UserID)
+		}
+	}
+	w := clientList.window(p)
+	term := normalizeSearch(p.Q)
+	var cols []string // the columns a search matches
+	if term != "" {
+		cols = []string{"c.email", "c.name_lc"}
+	}
+	var tagCond string // the tag's condition, after AND, on a client the query reads
+	var tagArgs []any
+	plans, tagFew := []searchPlan(nil), false
+	if term != "" || p.Tag != "" {
+		var err error
+		if plans, tagFew, err = s.clientListPlans(ctx, scope, w, cols, term, p.Tag); err != nil {
 			return mailing.Page[mailing.Client]{}, err
 		}
+		if p.Tag != "" {
+			tagCond, tagArgs = tagged(scope, tagName(p.Tag))
+		}
+	}
+	switch {
+	case p.Tag != "" && tagFew:
+		// A tag of few clients: the tag's index gives them all, a search filters them, and
+		// they are sorted.
+		ids, a := tagIDs(scope, tagName(p.Tag))
+		links := "SELECT ct.client_id AS id FROM client_tags AS ct WHERE ct.tag_id IN (" + ids + ")"
+		if s.Dialect == "postgres" {
+			// Planned once for every tag, PostgreSQL takes a tag for as large as the average
+			// and would hash the whole list against it; LATERAL keeps it looking each up.
+			from = "(" + links + " OFFSET 0) AS m CROSS JOIN LATERAL (SELECT c.* FROM clients AS c WHERE c.id = m.id OFFSET 0) AS c"
+		} else {
+			from = "(" + links + ") AS m CROSS JOIN clients AS c ON c.id = m.id"
+		}
+		args = a
+		owned()
+		if cond, a := s.clientFilter(scope, p.Q, ""); cond != "" {
+			conds, args = append(conds, strings.TrimPrefix(cond, " AND ")), append(args, a...)
+		}
+	case term != "":
+		// A search is the union of two pages: the page of email matches and the page of
+		// name matches, each already cut to the window, so at most two pages are sorted.
+		// A tag of many clients is looked up for each match.
 		var parts []string
 		for i, col := range cols {
-			q, a := s.clientSearchPage(scope, w, col, term, plans[i])
+			q, a := s.clientSearchPage(scope, w, col, term, plans[i], tagCond, tagArgs)
 			parts = append(parts, "SELECT id FROM ("+q+") AS b"+strconv.Itoa(i))
 			args = append(args, a...)
 		}
 		// The union carries ids only; the page's rows are read once, for its ≤ 2 pages.
 		from = "(" + strings.Join(parts, " UNION ") + ") AS m " + s.outerJoin() + " clients AS c ON c.id = m.id"
-	} else if !scope.All {
-		conds, args = []string{"c.owner_id = ?"}, []any{scope.UserID}
+	default:
+		// The list, or a tag of many clients: the sort's index is walked, and with a tag
+		// each client's links are looked up until the page is full.
+		owned()
+		if tagCond != "" {
+			conds, args = append(conds, strings.TrimPrefix(tagCond, " AND ")), append(args, tagArgs...)
+		}
 	}
 	// What a list shows and pages by; updated_at is left out (SQLite's driver parses every
 	// time it reads, and a list page reads many).
-	cols := clientListColumns + ", " + s.timeText("c.unsubscribed_at") + ", " + s.timeText("c.created_at")
-	sel := "SELECT " + cols + " FROM " + from
+	cols = []string{clientListColumns, s.timeText("c.unsubscribed_at"), s.timeText("c.created_at")}
+	sel := "SELECT " + strings.Join(cols, ", ") + " FROM " + from
 	if scope.All {
-		sel = "SELECT " + cols + ", u.email AS owner_email FROM " + from + " JOIN users AS u ON u.id = c.owner_id"
+		sel = "SELECT " + strings.Join(cols, ", ") + ", u.email AS owner_email FROM " + from + " JOIN users AS u ON u.id = c.owner_id"
 	}
 	return keysetSQL(ctx, s, sel, conds, args, clientList, p, clientSortValue)
 }
@@ -92,14 +138,15 @@ const (
 	planWalk                    // walk the sort's index, skipping non-matches
 )
 
-// clientSearchPlans chooses, for each of cols, how its matches of term are paged. The plan
+// clientListPlans chooses, for each of cols, how its matches of term are paged, and
+// whether the tag named tag (if any) has few enough clients to fetch them all. The plan
 // is chosen in Go: SQLite keeps no statistics to choose by, and PostgreSQL's statistics
 // mislead it (it takes a prefix's matches as spread evenly over the sort's index, and walks
 // that index past every non-match when they are bunched). Few matches are fetched and sorted; on
 // SQLite, a list sorted by the column itself walks the prefix's range, already in order;
 // otherwise the sort's index is walked. One statement counts the matches of every column
-// that needs it.
-func (s *Store) clientSearchPlans(ctx context.Context, scope mailing.Scope, w window, cols []string, term string) ([]searchPlan, error) {
+// that needs it, and the tag's clients.
+func (s *Store) clientListPlans(ctx context.Context, scope mailing.Scope, w window, cols []string, term, tag string) ([]searchPlan, bool, error) {
 	plans := make([]searchPlan, len(cols))
 	var counted []int // indexes of cols whose matches are counted
 	var counts []string
@@ -115,12 +162,17 @@ func (s *Store) clientSearchPlans(ctx context.Context, scope mailing.Scope, w wi
 		counts = append(counts, "(SELECT count(*) FROM (SELECT 1 FROM clients AS c WHERE "+owner+match+" LIMIT ?) AS x"+strconv.Itoa(i)+")")
 		args = append(slices.Concat(args, oargs, margs), searchFew+1)
 	}
+	if tag != "" {
+		ids, targs := tagIDs(scope, tagName(tag))
+		counts = append(counts, "(SELECT count(*) FROM (SELECT 1 FROM client_tags AS ct WHERE ct.tag_id IN ("+ids+") LIMIT ?) AS xt)")
+		args = append(slices.Concat(args, targs), searchFew+1)
+	}
 	if len(counts) == 0 {
-		return plans, nil
+		return plans, false, nil
 	}
 	rows, err := s.queryPrepared(ctx, "SELECT "+strings.Join(counts, ", "), args...)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer rows.Close()
 	n := make([]int, len(counts))
@@ -129,10 +181,10 @@ func (s *Store) clientSearchPlans(ctx context.Context, scope mailing.Scope, w wi
 		dest[i] = &n[i]
 	}
 	if !rows.Next() {
-		return nil, cmp.Or(rows.Err(), sql.ErrNoRows)
+		return nil, false, cmp.Or(rows.Err(), sql.ErrNoRows)
 	}
 	if err := rows.Scan(dest...); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	for j, i := range counted {
 		plans[i] = planWalk
@@ -140,7 +192,7 @@ func (s *Store) clientSearchPlans(ctx context.Context, scope mailing.Scope, w wi
 			plans[i] = planFew
 		}
 	}
-	return plans, rows.Close()
+	return plans, tag != "" && n[len(n)-1] <= searchFew, rows.Close()
 }
 
 // ownerCond limits a query on clients AS c to scope, as a condition followed by AND.
@@ -152,11 +204,15 @@ func (s *Store) ownerCond(scope mailing.Scope) (string, []any) {
 }
 
 // clientSearchPage returns the SQL of the window's page of clients in scope whose col
-// starts with term, paged by plan.
-func (s *Store) clientSearchPage(scope mailing.Scope, w window, col, term string, plan searchPlan) (string, []any) {
+// starts with term and that meet also (a condition after AND, or ""), paged by plan.
+func (s *Store) clientSearchPage(scope mailing.Scope, w window, col, term string, plan searchPlan, also string, alsoArgs []any) (string, []any) {
 	owner, args := s.ownerCond(scope)
 	tail := " ORDER BY " + w.order + " LIMIT " + strconv.Itoa(w.limit+1)
-	match, margs := s.prefix(col, term)
+	prefix := func(expr string) (string, []any) {
+		match, margs := s.prefix(expr, term)
+		return match + also, append(margs, alsoArgs...)
+	}
+	match, margs := prefix(col)
 	switch {
 	case plan == planFew && s.Dialect == "postgres":
 		// OFFSET 0 keeps PostgreSQL from merging the subquery into the outer one, which
@@ -169,7 +225,7 @@ func (s *Store) clientSearchPage(scope mailing.Scope, w window, col, term string
 	case plan == planWalk && s.Dialect != "postgres":
 		// Unary + keeps SQLite from answering the prefix from its index, so it walks the
 		// sort's index instead and stops at the page's end.
-		match, margs = s.prefix("+"+col, term)
+		match, margs = prefix("+" + col)
 	}
 	cursor := ""
 	if w.cond != "" {
@@ -194,11 +250,16 @@ func (s *Store) outerJoin() string {
 	return "CROSS JOIN"
 }
 
-// ClientByID returns a client in scope; ENOTFOUND for another owner's, so ids reveal nothing.
+// ClientByID returns a client in scope with its tags; ENOTFOUND for another owner's, so
+// ids reveal nothing.
 func (s *Store) ClientByID(ctx context.Context, scope mailing.Scope, id int64) (*mailing.Client, error) {
 	c := new(mailing.Client)
-	err := s.clientQuery(scope).Where("c.id = ?", id).Scan(ctx, c)
-	return c, notFound(err, "client")
+	if err := s.clientQuery(scope).Where("c.id = ?", id).Scan(ctx, c); err != nil {
+		return c, notFound(err, "client")
+	}
+	tags, err := s.ClientTags(ctx, []int64{id})
+	c.Tags = tags[id]
+	return c, err
 }
 
 func duplicateEmail() error {
@@ -208,19 +269,44 @@ func duplicateEmail() error {
 
 // CreateClient stores a new client of c.OwnerID; ECONFLICT when the owner has the email already.
 func (s *Store) CreateClient(ctx context.Context, c *mailing.Client) error {
+	return s.createClient(ctx, s.DB, c)
+}
+
+func (s *Store) createClient(ctx context.Context, db bun.IDB, c *mailing.Client) error {
 	now := s.now()
 	c.CreatedAt, c.UpdatedAt = now, now
-	_, err := s.DB.NewInsert().Model(c).Returning("id").Exec(ctx)
+	_, err := db.NewInsert().Model(c).Returning("id").Exec(ctx)
 	if isUniqueViolation(err) {
 		return duplicateEmail()
 	}
 	return err
 }
 
+// SaveClient creates c (ID 0) or saves it over the one it updates, which must be
+// c.OwnerID's: the forms' single path.
+func (s *Store) SaveClient(ctx context.Context, c *mailing.Client) error {
+	return s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var err error
+		if c.ID == 0 {
+			err = s.createClient(ctx, tx, c)
+		} else {
+			err = s.updateClient(ctx, tx, c.OwnerID, c)
+		}
+		if err != nil || c.Tags == nil {
+			return err
+		}
+		return s.tagClients(ctx, tx, c.OwnerID, map[int64][]string{c.ID: c.Tags})
+	})
+}
+
 // UpdateClient saves c's fields when it belongs to ownerID; ENOTFOUND otherwise.
 func (s *Store) UpdateClient(ctx context.Context, ownerID int64, c *mailing.Client) error {
+	return s.updateClient(ctx, s.DB, ownerID, c)
+}
+
+func (s *Store) updateClient(ctx context.Context, db bun.IDB, ownerID int64, c *mailing.Client) error {
 	c.UpdatedAt = s.now()
-	res, err := s.DB.NewUpdate().Model(c).Column("email", "full_name", "name_lc", "comment", "updated_at").
+	res, err := db.NewUpdate().Model(c).Column("email", "full_name", "name_lc", "comment", "updated_at").
 		Where("id = ? AND owner_id = ?", c.ID, ownerID).Exec(ctx)
 	if isUniqueViolation(err) {
 		return duplicateEmail()
@@ -267,11 +353,42 @@ func (s *Store) UpsertClients(ctx context.Context, ownerID int64, clients []mail
 				Exec(ctx); err != nil {
 				return err
 			}
+			if err := s.tagImported(ctx, tx, ownerID, batch); err != nil {
+				return err
+			}
 		}
 		created, updated = len(clients)-existing, existing
 		return nil
 	})
 	return created, updated, err
+}
+
+// tagImported gives the imported clients that name tags (a file with a tags column) those
+// tags, in place of their old ones.
+func (s *Store) tagImported(ctx context.Context, tx bun.Tx, ownerID int64, batch []mailing.Client) error {
+	byEmail := map[string][]string{}
+	for _, c := range batch {
+		if c.Tags != nil {
+			byEmail[c.Email] = c.Tags
+		}
+	}
+	if len(byEmail) == 0 {
+		return nil
+	}
+	emails := make([]string, 0, len(byEmail))
+	for e := range byEmail {
+		emails = append(emails, e)
+	}
+	var rows []mailing.Client
+	if err := tx.NewSelect().Model(&rows).Column("id", "email").
+		Where("owner_id = ? AND email IN (?)", ownerID, bun.In(emails)).Scan(ctx); err != nil {
+		return err
+	}
+	tags := make(map[int64][]string, len(rows))
+	for _, r := range rows {
+		tags[r.ID] = byEmail[r.Email]
+	}
+	return s.tagClients(ctx, tx, ownerID, tags)
 }
 
 // EachClient calls fn for every client of ownerID in email order, reading in batches so an
@@ -283,6 +400,9 @@ func (s *Store) EachClient(ctx context.Context, ownerID int64, fn func(*mailing.
 		if err := s.DB.NewSelect().Model(&batch).
 			Where("owner_id = ? AND email > ?", ownerID, after).
 			OrderExpr("email ASC").Limit(1000).Scan(ctx); err != nil {
+			return err
+		}
+		if err := s.withTags(ctx, batch); err != nil {
 			return err
 		}
 		for i := range batch {
@@ -303,20 +423,23 @@ func (s *Store) CountClients(ctx context.Context, ownerID int64) (int, error) {
 	return int(n), err
 }
 
-func affected(res interface{ RowsAffected() (int64, error) }, err error, what string) error {
+// Unsubscribe marks a client unsubscribed and puts their address on the owner's
+// suppression list, so no later run mails it.
+func (s *Store) Unsubscribe(ctx context.Context, clientID int64) (*mailing.Client, error) {
+	err := s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		now := s.now()
+		c := new(mailing.Client)
+		if err := tx.NewSelect().Model(c).Column("id", "owner_id", "email").Where("id = ?", clientID).Scan(ctx); err != nil {
+			return notFound(err, "client")
+		}
+		if _, err := tx.NewUpdate().TableExpr("clients").Set("unsubscribed_at = COALESCE(unsubscribed_at, ?)", now).
+			Set("updated_at = ?", now).Where("id = ?", clientID).Exec(ctx); err != nil {
+			return err
+		}
+		return s.suppress(ctx, tx, []mailing.Suppression{{OwnerID: c.OwnerID, Email: c.Email, Reason: mailing.SuppressUnsubscribed}})
+	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return mailing.Errorf(mailing.ENOTFOUND, "%s not found", what)
-	}
-	return nil
-}
-
-func normalizeSearch(q string) string {
-	q = trimLower(q)
-	if len(q) > 200 {
-		q = q[:200]
-	}
-	return q
+	return s.ClientByID(ctx, mailing.Scope{All: true}, clientID)
 }

@@ -107,7 +107,7 @@ func keyset[T any](ctx context.Context, q *bun.SelectQuery, spec listSpec, p mai
 	if err := q.Scan(ctx, &rows); err != nil {
 		return mailing.Page[T]{}, err
 	}
-	return pageOf(rows, w, p, value), nil
+	return pageOf(rows, spec, w, p, value), nil
 }
 
 // keysetSQL is keyset for a query written as SQL, run as a prepared statement: sel is the
@@ -125,13 +125,14 @@ func keysetSQL[T any](ctx context.Context, s *Store, sel string, conds []string,
 	if err := s.scanPrepared(ctx, &rows, sel+" ORDER BY "+w.order+" LIMIT "+strconv.Itoa(w.limit+1), args...); err != nil {
 		return mailing.Page[T]{}, err
 	}
-	return pageOf(rows, w, p, value), nil
+	return pageOf(rows, spec, w, p, value), nil
 }
 
 // pageOf makes a page of the rows a window's query returned (one more than a page when
 // there is a next page).
-func pageOf[T any](rows []T, w window, p mailing.ListParams, value func(*T, string) (any, int64)) mailing.Page[T] {
+func pageOf[T any](rows []T, spec listSpec, w window, p mailing.ListParams, value func(*T, string) (any, int64)) mailing.Page[T] {
 	var page mailing.Page[T]
+	page.Sort, page.Desc = spec.Sorts(p)
 	name, limit, hasCursor := w.name, w.limit, w.hasCursor
 	more := len(rows) > limit
 	if more {
@@ -218,4 +219,13 @@ func (s *Store) prefix(expr, q string) (string, []any) {
 		lt, ge = "~<~", "~>=~"
 	}
 	return "(" + expr + " " + ge + " ? AND " + expr + " " + lt + " ?)", []any{q, q + "\U0010FFFF"}
+}
+
+// normalizeSearch is a search as lists match it: trimmed, lower-cased, at most 200 bytes.
+func normalizeSearch(q string) string {
+	q = strings.ToLower(strings.TrimSpace(q))
+	if len(q) > 200 {
+		q = q[:200]
+	}
+	return q
 }

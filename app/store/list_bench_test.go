@@ -10,7 +10,8 @@ import (
 )
 
 // BenchmarkListClients measures one page of the clients list, the query every list page
-// runs (go test -bench ListClients ./app/store; `mailer bench web` measures whole pages).
+// runs (go test -bench ListClients ./app/store; `go run ./app/cmd/bench web` measures
+// whole pages).
 func BenchmarkListClients(b *testing.B) {
 	st := testutil.DB(b, testutil.NewClock())
 	ctx := context.Background()

@@ -17,6 +17,22 @@ func StatusSQL(alias string) string {
 		".first_attempt_at IS NOT NULL THEN 'running' ELSE 'created' END)"
 }
 
+// audience is the condition on clients AS c (of the owner of mailings AS ml) that ml's
+// audience takes when a run starts: all the owner's clients, or those picked by hand and
+// those carrying any of its tags.
+const audience = `(ml.all_clients
+	OR EXISTS (SELECT 1 FROM mailing_clients AS mc WHERE mc.mailing_id = ml.id AND mc.client_id = c.id)
+	OR EXISTS (SELECT 1 FROM mailing_tags AS mt JOIN client_tags AS ct ON ct.tag_id = mt.tag_id
+		WHERE mt.mailing_id = ml.id AND ct.client_id = c.id))`
+
+// audienceCount counts ml's audience as it is now, from the indexes of each part: the
+// hand-picked, and the tagged who are not hand-picked.
+const audienceCount = `(CASE WHEN ml.all_clients THEN (SELECT COUNT(*) FROM clients AS c WHERE c.owner_id = ml.owner_id)
+	ELSE (SELECT COUNT(*) FROM mailing_clients AS mc WHERE mc.mailing_id = ml.id) +
+		(SELECT COUNT(DISTINCT ct.client_id) FROM mailing_tags AS mt JOIN client_tags AS ct ON ct.tag_id = mt.tag_id
+			WHERE mt.mailing_id = ml.id AND NOT EXISTS (SELECT 1 FROM mailing_clients AS mc2
+				WHERE mc2.mailing_id = ml.id AND mc2.client_id = ct.client_id)) END)`
+
 var mailingList = listSpec{
 	sorts: map[string]sortColumn{
 		"created": {expr: "ml.created_at", kind: "time"},
@@ -32,15 +48,12 @@ func mailingSortValue(m *mailing.Mailing, sort string) (any, int64) {
 	return m.CreatedAt, m.ID
 }
 
-// MailingSort reports the sort ListMailings uses for p.
-func MailingSort(p mailing.ListParams) (string, bool) { return mailingList.Sorts(p) }
-
 func (s *Store) mailingQuery(scope mailing.Scope) *bun.SelectQuery {
 	q := s.DB.NewSelect().ModelTableExpr("mailings AS ml").ColumnExpr("ml.*").
 		ColumnExpr("msg.subject AS message_subject").
 		ColumnExpr("u.email AS owner_email").
 		ColumnExpr("(u.blocked_at IS NOT NULL) AS owner_blocked").
-		ColumnExpr("(SELECT COUNT(*) FROM mailing_clients AS mc WHERE mc.mailing_id = ml.id) AS recipients").
+		ColumnExpr(audienceCount + " AS recipients").
 		Join("JOIN messages AS msg ON msg.id = ml.message_id").
 		Join("JOIN users AS u ON u.id = ml.owner_id")
 	if !scope.All {
@@ -52,11 +65,11 @@ func (s *Store) mailingQuery(scope mailing.Scope) *bun.SelectQuery {
 // ListMailings returns a page of the mailings in scope, optionally of one derived status,
 // or whose message subject starts with p.Q.
 func (s *Store) ListMailings(ctx context.Context, scope mailing.Scope, p mailing.ListParams) (mailing.Page[mailing.Mailing], error) {
-	q := s.mailingQuery(scope)
+	q := s.mailingQuery(scope).Where("NOT ml.transactional")
 	switch p.Status {
 	case mailing.StatusCreated, mailing.StatusRunning, mailing.StatusFinished:
 		q = q.Where(StatusSQL("ml")+" = ?", s.now(), p.Status)
-	case "disabled":
+	case mailing.FilterDisabled:
 		q = q.Where("ml.disabled")
 	}
 	if term := normalizeSearch(p.Q); term != "" {
@@ -89,11 +102,26 @@ func (s *Store) MailingRecipientIDs(ctx context.Context, mailingID int64) ([]int
 	return ids, err
 }
 
-// MailingRecipients returns a page of a mailing's recipients.
+// MailingRecipients returns a page of a mailing's audience as it is now.
 func (s *Store) MailingRecipients(ctx context.Context, mailingID int64, p mailing.ListParams) (mailing.Page[mailing.Client], error) {
 	q := s.DB.NewSelect().ModelTableExpr("clients AS c").ColumnExpr("c.*").
-		Join("JOIN mailing_clients AS mc ON mc.client_id = c.id").Where("mc.mailing_id = ?", mailingID)
+		Join("JOIN mailings AS ml ON ml.id = ? AND ml.owner_id = c.owner_id", mailingID).Where(audience)
 	return keyset(ctx, q, clientList, p, clientSortValue)
+}
+
+// MailingPicked counts the clients picked by hand for a mailing.
+func (s *Store) MailingPicked(ctx context.Context, mailingID int64) (int, error) {
+	n, err := s.DB.NewSelect().TableExpr("mailing_clients").Where("mailing_id = ?", mailingID).Count(ctx)
+	return int(n), err
+}
+
+// MailingTags lists the names of the tags a mailing's audience takes.
+func (s *Store) MailingTags(ctx context.Context, mailingID int64) ([]string, error) {
+	var names []string
+	err := s.DB.NewSelect().TableExpr("mailing_tags AS mt").ColumnExpr("t.name").
+		Join("JOIN tags AS t ON t.id = mt.tag_id").Where("mt.mailing_id = ?", mailingID).
+		OrderExpr("t.name_lc").Scan(ctx, &names)
+	return names, err
 }
 
 // ClientsByIDs returns those of ids that belong to ownerID, for redisplaying a form.
@@ -107,17 +135,10 @@ func (s *Store) ClientsByIDs(ctx context.Context, ownerID int64, ids []int64) ([
 	return cs, err
 }
 
-// Recipients is who a mailing sends to: the listed clients, or every client of the owner
-// at the moment the mailing is saved.
-type Recipients struct {
-	ClientIDs []int64
-	All       bool
-}
-
 // SaveMailing creates (m.ID == 0) or updates one of m.OwnerID's mailings with its recipients
 // in one transaction. The message and every recipient must be the owner's own: an id of
 // someone else's is reported on its field, exactly as an id that does not exist.
-func (s *Store) SaveMailing(ctx context.Context, m *mailing.Mailing, r Recipients) error {
+func (s *Store) SaveMailing(ctx context.Context, m *mailing.Mailing, r mailing.Recipients) error {
 	return s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		fields := map[string]string{}
 		ok, err := tx.NewSelect().TableExpr("messages").Where("id = ? AND owner_id = ?", m.MessageID, m.OwnerID).Exists(ctx)
@@ -129,7 +150,7 @@ func (s *Store) SaveMailing(ctx context.Context, m *mailing.Mailing, r Recipient
 		}
 		ids := uniqueIDs(r.ClientIDs)
 		if !r.All {
-			if len(ids) == 0 {
+			if len(ids) == 0 && len(r.Tags) == 0 {
 				fields["client_ids"] = "validation.recipients"
 			} else if n, err := countOwned(ctx, tx, m.OwnerID, ids); err != nil {
 				return err
@@ -146,26 +167,37 @@ func (s *Store) SaveMailing(ctx context.Context, m *mailing.Mailing, r Recipient
 		}
 
 		now := s.now()
-		m.UpdatedAt = now
+		m.UpdatedAt, m.AllClients = now, r.All
 		if m.ID == 0 {
 			m.CreatedAt = now
 			if _, err := tx.NewInsert().Model(m).Returning("id").Exec(ctx); err != nil {
 				return err
 			}
 		} else {
-			res, err := tx.NewUpdate().Model(m).Column("message_id", "start_at", "end_at", "period", "updated_at").
+			res, err := tx.NewUpdate().Model(m).Column("message_id", "start_at", "end_at", "period", "all_clients", "updated_at").
 				Where("id = ? AND owner_id = ?", m.ID, m.OwnerID).Exec(ctx)
 			if err := affected(res, err, "mailing"); err != nil {
 				return err
 			}
-			if _, err := tx.NewDelete().TableExpr("mailing_clients").Where("mailing_id = ?", m.ID).Exec(ctx); err != nil {
-				return err
+			for _, t := range []string{"mailing_clients", "mailing_tags"} {
+				if _, err := tx.NewDelete().TableExpr(t).Where("mailing_id = ?", m.ID).Exec(ctx); err != nil {
+					return err
+				}
 			}
 		}
 		if r.All {
-			_, err := tx.NewRaw("INSERT INTO mailing_clients (mailing_id, client_id) SELECT ?, id FROM clients WHERE owner_id = ?",
-				m.ID, m.OwnerID).Exec(ctx)
-			return err
+			return nil
+		}
+		if len(r.Tags) > 0 {
+			tagIDs, err := s.ensureTags(ctx, tx, m.OwnerID, r.Tags)
+			if err != nil {
+				return err
+			}
+			for _, id := range tagIDs {
+				if _, err := tx.NewRaw("INSERT INTO mailing_tags (mailing_id, tag_id) VALUES (?, ?)", m.ID, id).Exec(ctx); err != nil {
+					return err
+				}
+			}
 		}
 		type row struct {
 			bun.BaseModel `bun:"table:mailing_clients"`
@@ -228,6 +260,21 @@ func (s *Store) setMailingDisabled(ctx context.Context, db bun.IDB, id int64, di
 	return affected(res, err, "mailing")
 }
 
+// DisableMailing disables or enables a mailing for the manager actorID, audited in the same
+// transaction.
+func (s *Store) DisableMailing(ctx context.Context, actorID, mailingID int64, disabled bool, detail string) error {
+	action := mailing.AuditEnableMailing
+	if disabled {
+		action = mailing.AuditDisableMailing
+	}
+	return s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if err := s.setMailingDisabled(ctx, tx, mailingID, disabled); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, actorID, action, mailing.AuditTargetMailing, mailingID, detail)
+	})
+}
+
 // MarkAttempted records that a mailing has had its first send attempt (the Running status
 // derives from it); later calls change nothing.
 func (s *Store) MarkAttempted(ctx context.Context, id int64, at time.Time) error {
@@ -236,24 +283,17 @@ func (s *Store) MarkAttempted(ctx context.Context, id int64, at time.Time) error
 	return err
 }
 
-// HomeCounts are the home page's figures.
-type HomeCounts struct {
-	Mailings   int
-	Running    int
-	Recipients int
-}
-
-// HomeCounts counts, in scope: all mailings; running mailings that are not disabled and
+// mailing.HomeCounts counts, in scope: all mailings; running mailings that are not disabled and
 // whose owner is not blocked; distinct recipient emails across the mailings.
-func (s *Store) HomeCounts(ctx context.Context, scope mailing.Scope) (HomeCounts, error) {
-	var hc HomeCounts
+func (s *Store) HomeCounts(ctx context.Context, scope mailing.Scope) (mailing.HomeCounts, error) {
+	var hc mailing.HomeCounts
 	owner := func(q *bun.SelectQuery, col string) *bun.SelectQuery {
 		if scope.All {
 			return q
 		}
 		return q.Where(col+" = ?", scope.UserID)
 	}
-	n, err := owner(s.DB.NewSelect().TableExpr("mailings AS ml"), "ml.owner_id").Count(ctx)
+	n, err := owner(s.DB.NewSelect().TableExpr("mailings AS ml").Where("NOT ml.transactional"), "ml.owner_id").Count(ctx)
 	if err != nil {
 		return hc, err
 	}
@@ -261,20 +301,23 @@ func (s *Store) HomeCounts(ctx context.Context, scope mailing.Scope) (HomeCounts
 	n, err = owner(s.DB.NewSelect().TableExpr("mailings AS ml").
 		Join("JOIN users AS u ON u.id = ml.owner_id").
 		Where(StatusSQL("ml")+" = 'running'", s.now()).
-		Where("NOT ml.disabled AND u.blocked_at IS NULL"), "ml.owner_id").Count(ctx)
+		Where("NOT ml.disabled AND NOT ml.transactional AND u.blocked_at IS NULL"), "ml.owner_id").Count(ctx)
 	if err != nil {
 		return hc, err
 	}
 	hc.Running = int(n)
+	// The clients some mailing's audience takes as it is now. An owner's emails are unique,
+	// so for one owner distinct clients are distinct emails.
+	inAudience := "EXISTS (SELECT 1 FROM mailings AS ml WHERE ml.owner_id = c.owner_id AND " + audience + ")"
 	if !scope.All {
-		// An owner's emails are unique, so distinct clients are distinct emails: no join.
-		err = s.DB.NewSelect().TableExpr("mailing_clients AS mc").ColumnExpr("COUNT(DISTINCT mc.client_id)").
-			Join("JOIN mailings AS ml ON ml.id = mc.mailing_id").Where("ml.owner_id = ?", scope.UserID).
-			Scan(ctx, &hc.Recipients)
+		err = s.DB.NewSelect().TableExpr("clients AS c").ColumnExpr("COUNT(*)").
+			Where("c.owner_id = ?", scope.UserID).Where(inAudience).Scan(ctx, &hc.Recipients)
+	} else {
+		err = s.DB.NewSelect().TableExpr("clients AS c").ColumnExpr("COUNT(DISTINCT c.email)").
+			Where(inAudience).Scan(ctx, &hc.Recipients)
+	}
+	if err != nil {
 		return hc, err
 	}
-	err = s.DB.NewSelect().TableExpr("mailing_clients AS mc").
-		ColumnExpr("COUNT(DISTINCT c.email)").
-		Join("JOIN clients AS c ON c.id = mc.client_id").Scan(ctx, &hc.Recipients)
-	return hc, err
+	return hc, s.homeExtras(ctx, scope, &hc)
 }

@@ -23,9 +23,6 @@ func messageSortValue(m *mailing.Message, sort string) (any, int64) {
 	return m.CreatedAt, m.ID
 }
 
-// MessageSort reports the sort ListMessages uses for p.
-func MessageSort(p mailing.ListParams) (string, bool) { return messageList.Sorts(p) }
-
 func (s *Store) messageQuery(scope mailing.Scope) *bun.SelectQuery {
 	q := s.DB.NewSelect().ModelTableExpr("messages AS m").ColumnExpr("m.*")
 	if scope.All {
@@ -61,32 +58,61 @@ func (s *Store) MessageChoices(ctx context.Context, ownerID int64) ([]mailing.Me
 
 // CreateMessage stores a new message of m.OwnerID.
 func (s *Store) CreateMessage(ctx context.Context, m *mailing.Message) error {
+	if m.Format == "" {
+		m.Format = mailing.FormatText
+	}
 	now := s.now()
 	m.CreatedAt, m.UpdatedAt = now, now
 	_, err := s.DB.NewInsert().Model(m).Returning("id").Exec(ctx)
 	return err
 }
 
+// SaveMessage creates m (ID 0) or saves it over the one it updates, which must be
+// m.OwnerID's, as must its layout: another owner's layout is reported on its field,
+// exactly as one that does not exist.
+func (s *Store) SaveMessage(ctx context.Context, m *mailing.Message) error {
+	if m.LayoutID != nil {
+		ok, err := s.DB.NewSelect().TableExpr("layouts").Where("id = ? AND owner_id = ?", *m.LayoutID, m.OwnerID).Exists(ctx)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return &mailing.Error{Code: mailing.EINVALID, Message: "validation.form",
+				Fields: map[string]string{"layout_id": "validation.not_yours"}}
+		}
+	}
+	if m.ID == 0 {
+		return s.CreateMessage(ctx, m)
+	}
+	return s.UpdateMessage(ctx, m.OwnerID, m)
+}
+
 // UpdateMessage saves m when it belongs to ownerID; ENOTFOUND otherwise.
 func (s *Store) UpdateMessage(ctx context.Context, ownerID int64, m *mailing.Message) error {
+	if m.Format == "" {
+		m.Format = mailing.FormatText
+	}
 	m.UpdatedAt = s.now()
-	res, err := s.DB.NewUpdate().Model(m).Column("subject", "subject_lc", "body", "updated_at").
+	res, err := s.DB.NewUpdate().Model(m).Column("subject", "subject_lc", "format", "body", "text_body", "layout_id", "updated_at").
 		Where("id = ? AND owner_id = ?", m.ID, ownerID).Exec(ctx)
 	return affected(res, err, "message")
 }
 
-// ErrMessageInUse refuses to delete a message that mailings still send.
-var ErrMessageInUse = &mailing.Error{Code: mailing.ECONFLICT, Message: "messages.in_use"}
-
-// DeleteMessage removes one of ownerID's messages; ECONFLICT while a mailing uses it.
+// DeleteMessage removes one of ownerID's messages; ECONFLICT while a mailing uses it. Its
+// transactional sends (a hidden mailing) go with it.
 func (s *Store) DeleteMessage(ctx context.Context, ownerID, id int64) error {
-	used, err := s.DB.NewSelect().TableExpr("mailings").Where("message_id = ?", id).Exists(ctx)
+	used, err := s.DB.NewSelect().TableExpr("mailings").Where("message_id = ? AND NOT transactional", id).Exists(ctx)
 	if err != nil {
 		return err
 	}
 	if used {
-		return ErrMessageInUse
+		return mailing.ErrMessageInUse
 	}
-	res, err := s.DB.NewDelete().TableExpr("messages").Where("id = ? AND owner_id = ?", id, ownerID).Exec(ctx)
-	return affected(res, err, "message")
+	return s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewDelete().TableExpr("mailings").Where("message_id = ? AND owner_id = ? AND transactional", id, ownerID).Exec(ctx); err != nil {
+			return err
+		}
+		res, err := tx.NewDelete().TableExpr("messages").Where("id = ? AND owner_id = ?", id, ownerID).Exec(ctx)
+		return affected(res, err, "message")
+	})
 }

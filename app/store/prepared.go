@@ -23,6 +23,9 @@ func (s *Store) queryPrepared(ctx context.Context, query string, args ...any) (*
 	for i, a := range args {
 		bound[i] = s.arg(a)
 	}
+	if s.tracePrepared != nil {
+		s.tracePrepared(query, bound)
+	}
 	return st.QueryContext(ctx, bound...)
 }
 

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"slices"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -10,8 +12,9 @@ import (
 	"mailer/app/mailing"
 )
 
-// CreateRun records a run of m and one pending delivery per current recipient (skipping
-// those who unsubscribed from the owner) in one transaction, so a run is never half made.
+// CreateRun records a run of m and one delivery per recipient of its audience as it is
+// now — pending, or suppressed for an address on the owner's suppression list — in one
+// transaction, so a run is never half made.
 // onlyFrom, when set, limits the recipients to the failed and unsent deliveries of that
 // earlier run (a resend). A second run for the same schedule slot is ECONFLICT.
 func (s *Store) CreateRun(ctx context.Context, m *mailing.Mailing, kind string, slot *time.Time, onlyFrom int64) (*mailing.Run, error) {
@@ -27,9 +30,11 @@ func (s *Store) CreateRun(ctx context.Context, m *mailing.Mailing, kind string, 
 			}
 			// While a run of this mailing has deliveries to send, another manual run or a
 			// resend would send twice (a double click, say).
+			// From the mailing's runs to each one's deliveries: joined the other way, SQLite
+			// walked every pending delivery of every run by the state index.
 			busy, err := tx.NewSelect().TableExpr("runs AS r").
-				Join("JOIN deliveries AS d ON d.run_id = r.id").
-				Where("r.mailing_id = ? AND r.finished_at IS NULL AND d.state IN ('pending', 'sending')", m.ID).Exists(ctx)
+				Where("r.mailing_id = ? AND r.finished_at IS NULL", m.ID).
+				Where("EXISTS (SELECT 1 FROM deliveries AS d WHERE d.run_id = r.id AND d.state IN ('pending', 'sending'))").Exists(ctx)
 			if err != nil {
 				return err
 			}
@@ -53,25 +58,22 @@ func (s *Store) CreateRun(ctx context.Context, m *mailing.Mailing, kind string, 
 			}
 			return err
 		}
-		var res sql.Result
-		var err error
-		if onlyFrom != 0 {
-			res, err = tx.NewRaw(`INSERT INTO deliveries (run_id, mailing_id, client_id, email, name, state, tries, next_try_at, updated_at)
-				SELECT ?, ?, c.id, c.email, c.full_name, 'pending', 0, ?, ?
-				FROM deliveries AS d JOIN clients AS c ON c.id = d.client_id
-				WHERE d.run_id = ? AND d.state IN ('failed', 'cancelled') AND c.unsubscribed_at IS NULL`,
-				run.ID, m.ID, now, now, onlyFrom).Exec(ctx)
-		} else {
-			res, err = tx.NewRaw(`INSERT INTO deliveries (run_id, mailing_id, client_id, email, name, state, tries, next_try_at, updated_at)
-				SELECT ?, ?, c.id, c.email, c.full_name, 'pending', 0, ?, ?
-				FROM mailing_clients AS mc JOIN clients AS c ON c.id = mc.client_id
-				WHERE mc.mailing_id = ? AND c.unsubscribed_at IS NULL`,
-				run.ID, m.ID, now, now, m.ID).Exec(ctx)
-		}
+		// Each recipient of the audience as it is now; a suppressed address is recorded as
+		// such with its reason, and never sent to.
+		written, err := s.insertDeliveries(ctx, tx, run, now, onlyFrom)
 		if err != nil {
 			return err
 		}
-		n, _ := res.RowsAffected()
+		if written == 0 {
+			return mailing.ErrNoRecipients
+		}
+		// Total is whom the run sends to; the suppressed are counted apart. A run that
+		// would send to nobody is not started.
+		suppressed, err := tx.NewSelect().TableExpr("deliveries").Where("run_id = ? AND state = 'suppressed'", run.ID).Count(ctx)
+		if err != nil {
+			return err
+		}
+		n := written - int64(suppressed)
 		if n == 0 {
 			return mailing.ErrNoRecipients
 		}
@@ -83,6 +85,76 @@ func (s *Store) CreateRun(ctx context.Context, m *mailing.Mailing, kind string, 
 		return nil, err
 	}
 	return run, nil
+}
+
+// deliveryChunk bounds the recipients one statement of CreateRun writes. A run's deliveries
+// are written in the run's one transaction, chunk by chunk: as one statement, a million of
+// them took longer than the PostgreSQL driver waits for a reply (10 s) and the run failed.
+var deliveryChunk = 10_000
+
+// insertDeliveries writes run's deliveries — the audience of its mailing, or the failed and
+// cancelled deliveries of run onlyFrom — in ranges of the key the source's index is ordered
+// by (the address among the owner's clients, the client among the earlier run's
+// deliveries). Each range ends at the key deliveryChunk entries on, read from that index
+// alone, so the ranges cover every recipient once; the rows go from table to table without
+// passing through this process. It returns how many deliveries it wrote.
+func (s *Store) insertDeliveries(ctx context.Context, tx bun.Tx, run *mailing.Run, now time.Time, onlyFrom int64) (int64, error) {
+	const fields = `INSERT INTO deliveries (run_id, mailing_id, client_id, email, name, state, reason, tries, next_try_at, updated_at)
+		SELECT ?, ?, c.id, c.email, c.full_name, CASE WHEN sp.id IS NULL THEN 'pending' ELSE 'suppressed' END,
+			COALESCE(sp.reason, ''), 0, ?, ?`
+	const suppressed = ` LEFT JOIN suppressions AS sp ON sp.owner_id = c.owner_id AND sp.email = c.email`
+	args := []any{run.ID, run.MailingID, now, now}
+	var from, key, next string
+	var lo, hi any
+	if onlyFrom != 0 {
+		from = ` FROM deliveries AS d JOIN clients AS c ON c.id = d.client_id` + suppressed + `
+			WHERE d.run_id = ? AND d.state IN ('failed', 'cancelled')`
+		key = "d.client_id"
+		next = "SELECT d.client_id FROM deliveries AS d WHERE d.run_id = ? AND d.client_id > ? ORDER BY d.client_id LIMIT 1 OFFSET ?"
+		args = append(args, onlyFrom)
+		lo, hi = int64(0), new(int64)
+	} else {
+		from = ` FROM mailings AS ml JOIN clients AS c ON c.owner_id = ml.owner_id` + suppressed + `
+			WHERE ml.id = ? AND ` + audience
+		key = "c.email"
+		next = "SELECT c.email FROM clients AS c WHERE c.owner_id = ? AND c.email > ? ORDER BY c.email LIMIT 1 OFFSET ?"
+		args = append(args, run.MailingID)
+		lo, hi = "", new(string)
+	}
+	source := onlyFrom
+	if source == 0 {
+		source = run.OwnerID
+	}
+	var written int64
+	for {
+		err := tx.NewRaw(next, source, lo, deliveryChunk-1).Scan(ctx, hi)
+		last := errors.Is(err, sql.ErrNoRows)
+		if err != nil && !last {
+			return 0, err
+		}
+		q, qargs := fields+from+" AND "+key+" > ?", append(slices.Clone(args), lo)
+		if !last {
+			q, qargs = q+" AND "+key+" <= ?", append(qargs, hi)
+		}
+		res, err := tx.NewRaw(q, qargs...).Exec(ctx)
+		if err != nil {
+			return 0, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, err
+		}
+		written += n
+		if last {
+			return written, nil
+		}
+		switch h := hi.(type) {
+		case *int64:
+			lo = *h
+		case *string:
+			lo = *h
+		}
+	}
 }
 
 // RunByID returns a run.
@@ -136,6 +208,9 @@ type Outcome struct {
 	// State is sent, failed, pending (to retry at RetryAt) or cancelled (not attempted).
 	State   string
 	RetryAt time.Time
+	// Relay marks a pending outcome whose failure was the mail server's, not the recipient's:
+	// it waits for the relay without spending a try.
+	Relay bool
 }
 
 // RecordOutcomes writes a batch's attempts and the deliveries' new states in one
@@ -150,6 +225,7 @@ func (s *Store) RecordOutcomes(ctx context.Context, worker string, outs []Outcom
 		attempts := make([]mailing.Attempt, 0, len(outs))
 		var sent, failed, cancelled []int64
 		retries := map[time.Time][]int64{}
+		waits := map[time.Time][]int64{} // the relay's outage: no try spent
 		mailings := map[int64]time.Time{}
 		for _, o := range outs {
 			switch o.State {
@@ -161,7 +237,11 @@ func (s *Store) RecordOutcomes(ctx context.Context, worker string, outs []Outcom
 				cancelled = append(cancelled, o.Delivery.ID)
 				continue // nothing was attempted
 			default:
-				retries[o.RetryAt.UTC()] = append(retries[o.RetryAt.UTC()], o.Delivery.ID)
+				if o.Relay {
+					waits[o.RetryAt.UTC()] = append(waits[o.RetryAt.UTC()], o.Delivery.ID)
+				} else {
+					retries[o.RetryAt.UTC()] = append(retries[o.RetryAt.UTC()], o.Delivery.ID)
+				}
 			}
 			attempts = append(attempts, o.Attempt)
 			if t, ok := mailings[o.Attempt.MailingID]; !ok || o.Attempt.AttemptedAt.Before(t) {
@@ -177,7 +257,7 @@ func (s *Store) RecordOutcomes(ctx context.Context, worker string, outs []Outcom
 		update := func(ids []int64, set string, mine bool, args ...any) error {
 			for start := 0; start < len(ids); start += 500 {
 				q := tx.NewUpdate().TableExpr("deliveries").Set(set, args...).Set("updated_at = ?", now).
-					Set("claimed_by = NULL").Set("claimed_until = NULL").
+					Set("claimed_by = NULL").Set("claimed_until = NULL").Set("handed_at = NULL").
 					Where("id IN (?)", bun.In(ids[start:min(start+500, len(ids))]))
 				// On SQLite the unary + keeps the lookup on the primary key (see ClaimDeliveries).
 				plus := ""
@@ -209,23 +289,71 @@ func (s *Store) RecordOutcomes(ctx context.Context, worker string, outs []Outcom
 				return err
 			}
 		}
+		for at, ids := range waits {
+			if err := update(ids, "state = 'pending', next_try_at = ?", true, at); err != nil {
+				return err
+			}
+		}
 		for id, at := range mailings {
 			if _, err := tx.NewUpdate().TableExpr("mailings").Set("first_attempt_at = ?", at.UTC()).
 				Where("id = ? AND first_attempt_at IS NULL", id).Exec(ctx); err != nil {
 				return err
 			}
 		}
-		return nil
+		return s.recordSMTPBounces(ctx, tx, outs)
 	})
 }
 
-// ReleaseClaims hands worker's unsent claims back, for a worker that is stopping.
+// recordSMTPBounces records the bounces among a batch's final failures (see
+// mailing.SMTPBounce) under the Store's BouncePolicy: a 5.1.1 suppresses its address before
+// the next run starts. A 4xx that will be retried is no bounce yet; it is one if the
+// delivery finally fails with it.
+func (s *Store) recordSMTPBounces(ctx context.Context, tx bun.IDB, outs []Outcome) error {
+	var bounces []mailing.Bounce
+	var mailingIDs []int64
+	for _, o := range outs {
+		if o.State != mailing.DeliveryFailed || o.Attempt.SMTPCode == 0 {
+			continue
+		}
+		kind := mailing.SMTPBounce(o.Attempt.SMTPCode, mailing.EnhancedCode(o.Attempt.Response))
+		if kind == "" {
+			continue
+		}
+		mid, did := o.Attempt.MailingID, o.Delivery.ID
+		bounces = append(bounces, mailing.Bounce{Email: o.Delivery.Email, Kind: kind, Source: mailing.BounceFromSMTP,
+			Detail: o.Attempt.Response, MailingID: &mid, DeliveryID: &did, CreatedAt: o.Attempt.AttemptedAt})
+		mailingIDs = append(mailingIDs, mid)
+	}
+	if len(bounces) == 0 {
+		return nil
+	}
+	var owners []struct{ ID, OwnerID int64 }
+	if err := tx.NewSelect().TableExpr("mailings").Column("id", "owner_id").
+		Where("id IN (?)", bun.In(mailingIDs)).Scan(ctx, &owners); err != nil {
+		return err
+	}
+	ownerOf := make(map[int64]int64, len(owners))
+	for _, o := range owners {
+		ownerOf[o.ID] = o.OwnerID
+	}
+	for _, b := range bounces {
+		b.OwnerID = ownerOf[*b.MailingID]
+		if _, err := s.recordBounce(ctx, tx, b, s.Bounces); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ReleaseClaims hands worker's unsent claims back, for a worker that is stopping (or
+// pausing for the relay): it knows they never reached the server, handed or not.
 func (s *Store) ReleaseClaims(ctx context.Context, worker string, ids []int64) error {
 	if len(ids) == 0 {
 		return nil
 	}
 	_, err := s.DB.NewUpdate().TableExpr("deliveries").
-		Set("state = 'pending'").Set("claimed_by = NULL").Set("claimed_until = NULL").Set("updated_at = ?", s.now()).
+		Set("state = 'pending'").Set("claimed_by = NULL").Set("claimed_until = NULL").Set("handed_at = NULL").
+		Set("updated_at = ?", s.now()).
 		Where("id IN (?) AND claimed_by = ? AND state = 'sending'", bun.In(ids), worker).Exec(ctx)
 	return err
 }
@@ -288,6 +416,8 @@ func (s *Store) Progress(ctx context.Context, runID int64) (mailing.RunProgress,
 			p.Failed = r.N
 		case mailing.DeliveryCancelled:
 			p.Cancelled = r.N
+		case mailing.DeliverySuppressed:
+			p.Suppressed = r.N
 		default:
 			p.Pending += r.N
 		}

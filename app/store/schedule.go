@@ -22,22 +22,16 @@ func (s *Store) ScheduleCandidates(ctx context.Context) ([]ScheduleCandidate, er
 	err := s.DB.NewSelect().ModelTableExpr("mailings AS ml").ColumnExpr("ml.*").
 		ColumnExpr("(SELECT MAX(r.slot) FROM runs AS r WHERE r.mailing_id = ml.id) AS last_slot").
 		Join("JOIN users AS u ON u.id = ml.owner_id").
-		Where("NOT ml.disabled AND u.blocked_at IS NULL AND ml.start_at <= ? AND ml.end_at > ?", now, now).
+		Where("NOT ml.disabled AND NOT ml.transactional AND u.blocked_at IS NULL AND ml.start_at <= ? AND ml.end_at > ?", now, now).
 		OrderExpr("ml.id").Scan(ctx, &out)
 	return out, err
 }
 
 // ReleaseExpiredClaims hands back deliveries whose claim has run out — their worker died
-// or lost its way — so another worker can send them.
+// or lost its way — so another worker can send them (see releaseClaims for those handed to
+// the server). Heartbeats (ReleaseDeadClaims) usually come first; this is the backstop.
 func (s *Store) ReleaseExpiredClaims(ctx context.Context) (int64, error) {
-	now := s.now()
-	res, err := s.DB.NewUpdate().TableExpr("deliveries").
-		Set("state = 'pending'").Set("claimed_by = NULL").Set("claimed_until = NULL").Set("updated_at = ?", now).
-		Where("state = 'sending' AND claimed_until < ?", now).Exec(ctx)
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
+	return s.releaseClaims(ctx, "claimed_until < ?", s.now())
 }
 
 // StalledRuns lists unfinished runs that have due deliveries and nobody sending any of
@@ -61,14 +55,4 @@ func (s *Store) IdleRuns(ctx context.Context) ([]int64, error) {
 		Where("NOT EXISTS (SELECT 1 FROM deliveries AS d WHERE d.run_id = r.id AND d.state IN ('pending', 'sending'))").
 		Scan(ctx, &ids)
 	return ids, err
-}
-
-// Unsubscribe marks a client unsubscribed from its owner's mailings; later runs skip it.
-func (s *Store) Unsubscribe(ctx context.Context, clientID int64) (*mailing.Client, error) {
-	now := s.now()
-	if _, err := s.DB.NewUpdate().TableExpr("clients").Set("unsubscribed_at = COALESCE(unsubscribed_at, ?)", now).
-		Set("updated_at = ?", now).Where("id = ?", clientID).Exec(ctx); err != nil {
-		return nil, err
-	}
-	return s.ClientByID(ctx, mailing.Scope{All: true}, clientID)
 }

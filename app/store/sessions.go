@@ -9,8 +9,6 @@ import (
 	"mailer/app/mailing"
 )
 
-type bunTx = bun.Tx
-
 type sessionRow struct {
 	bun.BaseModel `bun:"table:sessions"`
 	ID            string `bun:",pk"`

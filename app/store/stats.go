@@ -10,93 +10,11 @@ import (
 	"mailer/app/mailing"
 )
 
-// StatsFilter picks the attempts the statistics count: those of the mailings in Scope made
-// on the days From to To inclusive, days being those of Loc.
-type StatsFilter struct {
-	Scope mailing.Scope
-	Loc   *time.Location
-	From  time.Time // any instant of the first day, read in Loc
-	To    time.Time // any instant of the last day, read in Loc
-}
-
-// Stats are the figures of a period. Every figure comes from an aggregate query: no attempt
-// row is loaded.
-type Stats struct {
-	Success int // successful attempts
-	Failure int // failed attempts
-	// Sent counts the deliveries that reached "sent" in the period: one success per delivery.
-	Sent     int
-	Mailings []MailingStat // the busiest mailings, by Sent
-	Days     []DayStat     // every day of the period, in order, zeros included
-	Failures []FailureStat // the most common failure responses
-}
-
-// MailingStat is one mailing's figures in the period.
-type MailingStat struct {
-	MailingID  int64  `bun:"mailing_id"`
-	Subject    string `bun:"subject"`
-	OwnerEmail string `bun:"owner_email"`
-	Success    int    `bun:"success"`
-	Failure    int    `bun:"failure"`
-	Sent       int    `bun:"sent"`
-}
-
-// DayStat counts one local day's attempts.
-type DayStat struct {
-	Day     time.Time // start of the day in the filter's location (midnight, see startOfDay)
-	Success int
-	Failure int
-}
-
-// FailureStat is one failure response and how often it came.
-type FailureStat struct {
-	Response string `bun:"response"`
-	Count    int    `bun:"n"`
-}
-
-// How many rows the per-mailing and failure lists keep.
-const (
-	StatsTopMailings = 50
-	StatsTopFailures = 10
-)
-
-// Bounds returns the period as instants: [midnight of From, midnight after To) in Loc.
-func (f StatsFilter) Bounds() (start, end time.Time) {
-	loc := f.location()
-	y, m, d := f.From.In(loc).Date()
-	start = startOfDay(y, m, d, loc)
-	y, m, d = f.To.In(loc).Date()
-	end = startOfDay(y, m, d+1, loc)
-	return start, end
-}
-
-// startOfDay is the first instant of a calendar day in loc (d may overflow the month, as
-// in time.Date). Usually midnight; but where a clock change skips midnight (Chile moves
-// 00:00 to 01:00) time.Date answers with the previous evening, so the day starts at the
-// change instead — stepping by midnights there would never leave the day.
-func startOfDay(y int, m time.Month, d int, loc *time.Location) time.Time {
-	noon := time.Date(y, m, d, 12, 0, 0, 0, loc)
-	y, m, d = noon.Date()
-	t := time.Date(y, m, d, 0, 0, 0, 0, loc)
-	if ty, tm, td := t.Date(); ty == y && tm == m && td == d {
-		return t
-	}
-	start, _ := noon.ZoneBounds() // the change that skipped midnight
-	return start
-}
-
-func (f StatsFilter) location() *time.Location {
-	if f.Loc == nil {
-		return time.UTC
-	}
-	return f.Loc
-}
-
 // Stats computes the figures of the attempts f picks.
-func (s *Store) Stats(ctx context.Context, f StatsFilter) (*Stats, error) {
-	loc := f.location()
+func (s *Store) Stats(ctx context.Context, f mailing.StatsFilter) (*mailing.Stats, error) {
+	loc := f.Location()
 	start, end := f.Bounds()
-	st := &Stats{}
+	st := &mailing.Stats{}
 	if !start.Before(end) {
 		return st, nil
 	}
@@ -122,7 +40,7 @@ func (s *Store) Stats(ctx context.Context, f StatsFilter) (*Stats, error) {
 		ColumnExpr(failure + " AS failure").
 		ColumnExpr(sent + " AS sent")).
 		GroupExpr("a.mailing_id")
-	var all []MailingStat
+	var all []mailing.MailingStat
 	if err := s.DB.NewSelect().TableExpr("(?) AS g", perMailing).
 		Join("LEFT JOIN mailings AS ml ON ml.id = g.mailing_id").
 		Join("LEFT JOIN messages AS msg ON msg.id = ml.message_id").
@@ -139,18 +57,21 @@ func (s *Store) Stats(ctx context.Context, f StatsFilter) (*Stats, error) {
 		st.Failure += m.Failure
 		st.Sent += m.Sent
 	}
-	st.Mailings = all[:min(len(all), StatsTopMailings)]
+	st.Mailings = all[:min(len(all), mailing.StatsTopMailings)]
 	if st.Mailings == nil {
-		st.Mailings = []MailingStat{}
+		st.Mailings = []mailing.MailingStat{}
 	}
 
-	st.Failures = []FailureStat{}
+	// Grouped by the normalised reason ("550 5.1.1", "timeout"): raw texts differ by address
+	// and port, so equal failures would fill separate rows. Attempts written before reasons
+	// were kept fall back to their text.
+	st.Failures = []mailing.FailureStat{}
 	if err := scoped(s.DB.NewSelect().TableExpr("attempts AS a").
-		ColumnExpr("a.response AS response, COUNT(*) AS n").
+		ColumnExpr("CASE WHEN a.reason <> '' THEN a.reason ELSE a.response END AS response, COUNT(*) AS n, MIN(a.response) AS example").
 		Where("a.status = 'failure'")).
-		GroupExpr("a.response").
-		OrderExpr("n DESC, a.response").
-		Limit(StatsTopFailures).Scan(ctx, &st.Failures); err != nil {
+		GroupExpr("CASE WHEN a.reason <> '' THEN a.reason ELSE a.response END").
+		OrderExpr("n DESC, response").
+		Limit(mailing.StatsTopFailures).Scan(ctx, &st.Failures); err != nil {
 		return nil, err
 	}
 
@@ -159,7 +80,88 @@ func (s *Store) Stats(ctx context.Context, f StatsFilter) (*Stats, error) {
 		return nil, err
 	}
 	st.Days = days
-	return st, nil
+	return st, s.bounceStats(ctx, f, st, loc, start, end)
+}
+
+// bounceStats adds the period's bounces and complaints to st: in total, per mailing listed
+// (those a report tied to a mailing) and per day.
+func (s *Store) bounceStats(ctx context.Context, f mailing.StatsFilter, st *mailing.Stats, loc *time.Location, start, end time.Time) error {
+	scoped := func(q *bun.SelectQuery) *bun.SelectQuery {
+		q = q.Where("b.created_at >= ? AND b.created_at < ?", start.UTC(), end.UTC())
+		if !f.Scope.All {
+			q = q.Where("b.owner_id = ?", f.Scope.UserID)
+		}
+		return q
+	}
+	var rows []struct {
+		MailingID *int64 `bun:"mailing_id"`
+		Kind      string `bun:"kind"`
+		N         int    `bun:"n"`
+	}
+	if err := scoped(s.DB.NewSelect().TableExpr("bounces AS b").
+		ColumnExpr("b.mailing_id AS mailing_id, b.kind AS kind, COUNT(*) AS n")).
+		GroupExpr("b.mailing_id, b.kind").Scan(ctx, &rows); err != nil {
+		return err
+	}
+	index := make(map[int64]int, len(st.Mailings))
+	for i, m := range st.Mailings {
+		index[m.MailingID] = i
+	}
+	for _, r := range rows {
+		switch r.Kind {
+		case mailing.BounceHard:
+			st.Bounces.Hard += r.N
+		case mailing.BounceSoft:
+			st.Bounces.Soft += r.N
+		case mailing.BounceComplaint:
+			st.Bounces.Complaints += r.N
+		}
+		if r.MailingID == nil {
+			continue
+		}
+		if i, ok := index[*r.MailingID]; ok {
+			if r.Kind == mailing.BounceComplaint {
+				st.Mailings[i].Complaints += r.N
+			} else {
+				st.Mailings[i].Bounces += r.N
+			}
+		}
+	}
+	if st.Bounces == (mailing.BounceCounts{}) {
+		return nil
+	}
+	var buckets []struct {
+		Bucket int64 `bun:"bucket"`
+		N      int   `bun:"n"`
+	}
+	if err := scoped(s.DB.NewSelect().TableExpr("bounces AS b").
+		ColumnExpr(s.timeBucket("b.created_at", loc, start, end)+" AS bucket").
+		ColumnExpr("COUNT(*) AS n")).
+		GroupExpr("1").Scan(ctx, &buckets); err != nil {
+		return err
+	}
+	day := make(map[string]int, len(st.Days))
+	for i, d := range st.Days {
+		day[d.Day.Format(time.DateOnly)] = i
+	}
+	for _, b := range buckets {
+		// Buckets are aligned to local midnights (see dailyStats).
+		if i, ok := day[time.Unix(b.Bucket, 0).In(loc).Format(time.DateOnly)]; ok {
+			st.Days[i].Bounces += b.N
+		}
+	}
+	return nil
+}
+
+// timeBucket is SQL for col's bucket of UTC time (see dailyStats) in Unix seconds.
+func (s *Store) timeBucket(col string, loc *time.Location, start, end time.Time) string {
+	size := bucketSeconds(loc, start, end)
+	if s.Dialect == "postgres" {
+		return "(FLOOR(EXTRACT(EPOCH FROM " + col + ") / " + size + ") * " + size + ")::bigint"
+	}
+	// bun stores times as text like "2026-01-05 09:00:00.5+00:00"; strftime reads the
+	// offset and gives Unix seconds.
+	return "(CAST(strftime('%s', " + col + ") AS INTEGER) / " + size + ") * " + size
 }
 
 // dailyStats counts attempts per local day. SQL cannot group by a local day portably
@@ -167,24 +169,16 @@ func (s *Store) Stats(ctx context.Context, f StatsFilter) (*Stats, error) {
 // the wrong day in Moscow. So SQL groups by a bucket of UTC time short enough never to
 // straddle a local midnight (an hour, or less for zones with half-hour offsets), at most
 // 24 rows a day per status, and Go folds the buckets into local days.
-func (s *Store) dailyStats(ctx context.Context, scoped func(*bun.SelectQuery) *bun.SelectQuery, loc *time.Location, start, end time.Time) ([]DayStat, error) {
-	var days []DayStat
+func (s *Store) dailyStats(ctx context.Context, scoped func(*bun.SelectQuery) *bun.SelectQuery, loc *time.Location, start, end time.Time) ([]mailing.DayStat, error) {
+	var days []mailing.DayStat
 	index := map[string]int{}
 	for d := start; d.Before(end); {
 		index[d.Format(time.DateOnly)] = len(days)
-		days = append(days, DayStat{Day: d})
+		days = append(days, mailing.DayStat{Day: d})
 		y, m, dd := d.Date()
-		d = startOfDay(y, m, dd+1, loc)
+		d = mailing.StartOfDay(y, m, dd+1, loc)
 	}
-	size := bucketSeconds(loc, start, end)
-	var bucket string
-	if s.Dialect == "postgres" {
-		bucket = "(FLOOR(EXTRACT(EPOCH FROM a.attempted_at) / " + size + ") * " + size + ")::bigint"
-	} else {
-		// bun stores times as text like "2026-01-05 09:00:00.5+00:00"; strftime reads the
-		// offset and gives Unix seconds.
-		bucket = "(CAST(strftime('%s', a.attempted_at) AS INTEGER) / " + size + ") * " + size
-	}
+	bucket := s.timeBucket("a.attempted_at", loc, start, end)
 	var rows []struct {
 		Bucket int64  `bun:"bucket"`
 		Status string `bun:"status"`

@@ -58,7 +58,7 @@ func (d *statsData) mailing(t *testing.T, owner int64, subject string) int64 {
 	}
 	now := time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC)
 	m := &mailing.Mailing{OwnerID: owner, MessageID: msg.ID, StartAt: now, EndAt: now.AddDate(1, 0, 0), Period: mailing.PeriodNone}
-	if err := d.st.SaveMailing(d.ctx, m, store.Recipients{ClientIDs: []int64{c.ID}}); err != nil {
+	if err := d.st.SaveMailing(d.ctx, m, mailing.Recipients{ClientIDs: []int64{c.ID}}); err != nil {
 		t.Fatal(err)
 	}
 	run := &mailing.Run{MailingID: m.ID, OwnerID: owner, Kind: mailing.RunManual, StartedAt: now}
@@ -94,14 +94,14 @@ func (d *statsData) insert(t *testing.T) {
 }
 
 // expected counts the test's own attempts the way the figures are defined.
-func (d *statsData) expected(f store.StatsFilter) *store.Stats {
+func (d *statsData) expected(f mailing.StatsFilter) *mailing.Stats {
 	loc := f.Loc
 	first, last := f.From.In(loc).Format(time.DateOnly), f.To.In(loc).Format(time.DateOnly)
-	want := &store.Stats{Mailings: []store.MailingStat{}, Failures: []store.FailureStat{}}
-	byMailing := map[int64]*store.MailingStat{}
+	want := &mailing.Stats{Mailings: []mailing.MailingStat{}, Failures: []mailing.FailureStat{}}
+	byMailing := map[int64]*mailing.MailingStat{}
 	sentDel := map[int64]bool{}
 	sentByMailing := map[int64]map[int64]bool{}
-	byDay := map[string]*store.DayStat{}
+	byDay := map[string]*mailing.DayStat{}
 	failures := map[string]int{}
 	for _, a := range d.attempts {
 		day := a.AttemptedAt.In(loc).Format(time.DateOnly)
@@ -113,13 +113,13 @@ func (d *statsData) expected(f store.StatsFilter) *store.Stats {
 		}
 		ms := byMailing[a.MailingID]
 		if ms == nil {
-			ms = &store.MailingStat{MailingID: a.MailingID, Subject: d.subject[a.MailingID]}
+			ms = &mailing.MailingStat{MailingID: a.MailingID, Subject: d.subject[a.MailingID]}
 			byMailing[a.MailingID] = ms
 			sentByMailing[a.MailingID] = map[int64]bool{}
 		}
 		ds := byDay[day]
 		if ds == nil {
-			ds = &store.DayStat{}
+			ds = &mailing.DayStat{}
 			byDay[day] = ds
 		}
 		if a.Status == mailing.AttemptSuccess {
@@ -153,11 +153,11 @@ func (d *statsData) expected(f store.StatsFilter) *store.Stats {
 		}
 		return a.MailingID > b.MailingID
 	})
-	if len(want.Mailings) > store.StatsTopMailings {
-		want.Mailings = want.Mailings[:store.StatsTopMailings]
+	if len(want.Mailings) > mailing.StatsTopMailings {
+		want.Mailings = want.Mailings[:mailing.StatsTopMailings]
 	}
 	for r, n := range failures {
-		want.Failures = append(want.Failures, store.FailureStat{Response: r, Count: n})
+		want.Failures = append(want.Failures, mailing.FailureStat{Response: r, Count: n, Example: r})
 	}
 	sort.Slice(want.Failures, func(i, j int) bool {
 		a, b := want.Failures[i], want.Failures[j]
@@ -166,11 +166,11 @@ func (d *statsData) expected(f store.StatsFilter) *store.Stats {
 		}
 		return a.Response < b.Response
 	})
-	if len(want.Failures) > store.StatsTopFailures {
-		want.Failures = want.Failures[:store.StatsTopFailures]
+	if len(want.Failures) > mailing.StatsTopFailures {
+		want.Failures = want.Failures[:mailing.StatsTopFailures]
 	}
 	for day, _ := time.ParseInLocation(time.DateOnly, first, loc); day.Format(time.DateOnly) <= last; day = day.AddDate(0, 0, 1) {
-		ds := store.DayStat{Day: day}
+		ds := mailing.DayStat{Day: day}
 		if got := byDay[day.Format(time.DateOnly)]; got != nil {
 			ds.Success, ds.Failure = got.Success, got.Failure
 		}
@@ -180,7 +180,7 @@ func (d *statsData) expected(f store.StatsFilter) *store.Stats {
 }
 
 // compare checks every figure the store computes against the test's own count.
-func (d *statsData) compare(t *testing.T, name string, f store.StatsFilter) *store.Stats {
+func (d *statsData) compare(t *testing.T, name string, f mailing.StatsFilter) *mailing.Stats {
 	t.Helper()
 	got, err := d.st.Stats(d.ctx, f)
 	if err != nil {
@@ -290,19 +290,19 @@ func TestStatsMatchTheTestsOwnCounts(t *testing.T) {
 	for _, zone := range []string{"UTC", "Europe/Moscow", "America/Los_Angeles", "Asia/Kolkata"} {
 		loc := mustLoc(t, zone)
 		from, to := date(loc, 2026, 1, 1), date(loc, 2026, 1, 7)
-		d.compare(t, zone+" ann", store.StatsFilter{Scope: mailing.Scope{UserID: ann}, Loc: loc, From: from, To: to})
-		d.compare(t, zone+" bob", store.StatsFilter{Scope: mailing.Scope{UserID: bob}, Loc: loc, From: from, To: to})
-		d.compare(t, zone+" all", store.StatsFilter{Scope: mailing.Scope{UserID: ann, All: true}, Loc: loc, From: from, To: to})
-		d.compare(t, zone+" one day", store.StatsFilter{Scope: mailing.Scope{All: true}, Loc: loc, From: date(loc, 2026, 1, 4), To: date(loc, 2026, 1, 4)})
+		d.compare(t, zone+" ann", mailing.StatsFilter{Scope: mailing.Scope{UserID: ann}, Loc: loc, From: from, To: to})
+		d.compare(t, zone+" bob", mailing.StatsFilter{Scope: mailing.Scope{UserID: bob}, Loc: loc, From: from, To: to})
+		d.compare(t, zone+" all", mailing.StatsFilter{Scope: mailing.Scope{UserID: ann, All: true}, Loc: loc, From: from, To: to})
+		d.compare(t, zone+" one day", mailing.StatsFilter{Scope: mailing.Scope{All: true}, Loc: loc, From: date(loc, 2026, 1, 4), To: date(loc, 2026, 1, 4)})
 	}
 
 	// Owner scoping, stated outright: Bob's attempts never reach Ann's figures, and the
 	// service-wide figures are the two owners' together.
 	loc := time.UTC
 	from, to := date(loc, 2025, 12, 1), date(loc, 2026, 1, 31)
-	annSt := d.compare(t, "ann whole", store.StatsFilter{Scope: mailing.Scope{UserID: ann}, Loc: loc, From: from, To: to})
-	bobSt := d.compare(t, "bob whole", store.StatsFilter{Scope: mailing.Scope{UserID: bob}, Loc: loc, From: from, To: to})
-	allSt := d.compare(t, "all whole", store.StatsFilter{Scope: mailing.Scope{All: true}, Loc: loc, From: from, To: to})
+	annSt := d.compare(t, "ann whole", mailing.StatsFilter{Scope: mailing.Scope{UserID: ann}, Loc: loc, From: from, To: to})
+	bobSt := d.compare(t, "bob whole", mailing.StatsFilter{Scope: mailing.Scope{UserID: bob}, Loc: loc, From: from, To: to})
+	allSt := d.compare(t, "all whole", mailing.StatsFilter{Scope: mailing.Scope{All: true}, Loc: loc, From: from, To: to})
 	for _, m := range annSt.Mailings {
 		if m.MailingID == bobMailing {
 			t.Error("Bob's mailing is in Ann's figures")
@@ -315,8 +315,8 @@ func TestStatsMatchTheTestsOwnCounts(t *testing.T) {
 	if len(d.attempts) != allSt.Success+allSt.Failure {
 		t.Errorf("the whole range counts %d attempts, %d were inserted", allSt.Success+allSt.Failure, len(d.attempts))
 	}
-	if len(allSt.Failures) != store.StatsTopFailures {
-		t.Errorf("top failures has %d rows, want %d", len(allSt.Failures), store.StatsTopFailures)
+	if len(allSt.Failures) != mailing.StatsTopFailures {
+		t.Errorf("top failures has %d rows, want %d", len(allSt.Failures), mailing.StatsTopFailures)
 	}
 }
 
@@ -331,7 +331,7 @@ func TestStatsBucketDaysInTheUsersZone(t *testing.T) {
 	d.add(m, time.Date(2026, 1, 3, 18, 15, 0, 0, time.UTC), mailing.AttemptFailure, "451 later", 0)
 	d.insert(t)
 
-	day := func(loc *time.Location, st *store.Stats, dd int) store.DayStat {
+	day := func(loc *time.Location, st *mailing.Stats, dd int) mailing.DayStat {
 		t.Helper()
 		for _, ds := range st.Days {
 			if ds.Day.Equal(time.Date(2026, 1, dd, 0, 0, 0, 0, loc)) {
@@ -339,11 +339,11 @@ func TestStatsBucketDaysInTheUsersZone(t *testing.T) {
 			}
 		}
 		t.Fatalf("no day %d in %v", dd, st.Days)
-		return store.DayStat{}
+		return mailing.DayStat{}
 	}
-	get := func(loc *time.Location) *store.Stats {
+	get := func(loc *time.Location) *mailing.Stats {
 		t.Helper()
-		st, err := d.st.Stats(d.ctx, store.StatsFilter{Scope: mailing.Scope{UserID: owner}, Loc: loc, From: date(loc, 2026, 1, 2), To: date(loc, 2026, 1, 5)})
+		st, err := d.st.Stats(d.ctx, mailing.StatsFilter{Scope: mailing.Scope{UserID: owner}, Loc: loc, From: date(loc, 2026, 1, 2), To: date(loc, 2026, 1, 5)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -374,7 +374,7 @@ func TestStatsBucketDaysInTheUsersZone(t *testing.T) {
 	}
 	// Days across a daylight-saving change keep their local midnights.
 	ny := mustLoc(t, "America/New_York")
-	dst, err := d.st.Stats(d.ctx, store.StatsFilter{Scope: mailing.Scope{All: true}, Loc: ny, From: date(ny, 2026, 3, 7), To: date(ny, 2026, 3, 9)})
+	dst, err := d.st.Stats(d.ctx, mailing.StatsFilter{Scope: mailing.Scope{All: true}, Loc: ny, From: date(ny, 2026, 3, 7), To: date(ny, 2026, 3, 9)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,7 +416,7 @@ func TestStatsOfAnEmptyPeriod(t *testing.T) {
 	m := d.mailing(t, owner, "Quiet")
 	d.add(m, time.Date(2026, 2, 1, 10, 0, 0, 0, time.UTC), mailing.AttemptSuccess, "250 ok", 0)
 	d.insert(t)
-	st, err := d.st.Stats(d.ctx, store.StatsFilter{Scope: mailing.Scope{UserID: owner}, Loc: time.UTC, From: date(time.UTC, 2026, 1, 1), To: date(time.UTC, 2026, 1, 30)})
+	st, err := d.st.Stats(d.ctx, mailing.StatsFilter{Scope: mailing.Scope{UserID: owner}, Loc: time.UTC, From: date(time.UTC, 2026, 1, 1), To: date(time.UTC, 2026, 1, 30)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -448,11 +448,11 @@ func TestStatsAcrossADayWithoutMidnight(t *testing.T) {
 	from := time.Date(2023, 9, 1, 12, 0, 0, 0, scl)
 	to := time.Date(2023, 9, 5, 12, 0, 0, 0, scl)
 	done := make(chan struct{})
-	var st *store.Stats
+	var st *mailing.Stats
 	var err error
 	go func() {
 		defer close(done)
-		st, err = d.st.Stats(d.ctx, store.StatsFilter{Scope: mailing.Scope{UserID: owner}, Loc: scl, From: from, To: to})
+		st, err = d.st.Stats(d.ctx, mailing.StatsFilter{Scope: mailing.Scope{UserID: owner}, Loc: scl, From: from, To: to})
 	}()
 	select {
 	case <-done:
@@ -476,8 +476,89 @@ func TestStatsAcrossADayWithoutMidnight(t *testing.T) {
 	if got := st.Days[2]; got.Success != 1 || got.Failure != 1 {
 		t.Errorf("Sep 3 = %d/%d, want 1/1", got.Success, got.Failure)
 	}
-	start, end := (store.StatsFilter{Loc: scl, From: time.Date(2023, 9, 3, 12, 0, 0, 0, scl), To: time.Date(2023, 9, 3, 12, 0, 0, 0, scl)}).Bounds()
+	start, end := (mailing.StatsFilter{Loc: scl, From: time.Date(2023, 9, 3, 12, 0, 0, 0, scl), To: time.Date(2023, 9, 3, 12, 0, 0, 0, scl)}).Bounds()
 	if !start.Equal(time.Date(2023, 9, 3, 4, 0, 0, 0, time.UTC)) || !end.Equal(time.Date(2023, 9, 4, 3, 0, 0, 0, time.UTC)) {
 		t.Errorf("Sep 3 bounds = [%s, %s), want [04:00Z, 03:00Z next day)", start.UTC(), end.UTC())
+	}
+}
+
+// TestStatsCountBouncesPerMailingAndDay: bounces and complaints reported in the period are
+// counted in total, on their mailing's row (those tied to one) and on their local day;
+// another owner's and those outside the period are not.
+func TestStatsCountBouncesPerMailingAndDay(t *testing.T) {
+	d := newStatsData(t)
+	ann, bob := d.user(t, "ann@example.com"), d.user(t, "bob@example.com")
+	m := d.mailing(t, ann, "News")
+	other := d.mailing(t, bob, "Bob's")
+	msk := mustLoc(t, "Europe/Moscow")
+	d.add(m, time.Date(2026, 1, 3, 9, 0, 0, 0, time.UTC), mailing.AttemptSuccess, "250 ok", 0)
+	d.add(other, time.Date(2026, 1, 3, 9, 0, 0, 0, time.UTC), mailing.AttemptSuccess, "250 ok", 0)
+	d.insert(t)
+	bounce := func(owner int64, mailingID *int64, kind string, at time.Time) {
+		t.Helper()
+		if _, err := d.st.RecordBounce(d.ctx, mailing.Bounce{OwnerID: owner, Email: "x@example.com", Kind: kind,
+			Source: mailing.BounceFromWebhook, MailingID: mailingID, CreatedAt: at}, mailing.BouncePolicy{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bounce(ann, &m, mailing.BounceHard, time.Date(2026, 1, 3, 10, 0, 0, 0, time.UTC))
+	bounce(ann, &m, mailing.BounceSoft, time.Date(2026, 1, 3, 22, 30, 0, 0, time.UTC)) // Jan 4 in Moscow
+	bounce(ann, &m, mailing.BounceComplaint, time.Date(2026, 1, 4, 10, 0, 0, 0, time.UTC))
+	bounce(ann, nil, mailing.BounceComplaint, time.Date(2026, 1, 4, 11, 0, 0, 0, time.UTC)) // matched by address only
+	bounce(ann, &m, mailing.BounceHard, time.Date(2026, 2, 1, 10, 0, 0, 0, time.UTC))       // outside the period
+	bounce(bob, &other, mailing.BounceHard, time.Date(2026, 1, 3, 10, 0, 0, 0, time.UTC))   // another owner's
+
+	st, err := d.st.Stats(d.ctx, mailing.StatsFilter{Scope: mailing.Scope{UserID: ann}, Loc: msk, From: date(msk, 2026, 1, 2), To: date(msk, 2026, 1, 5)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Bounces != (mailing.BounceCounts{Hard: 1, Soft: 1, Complaints: 2}) {
+		t.Errorf("period's bounces %+v, want 1 hard, 1 soft, 2 complaints", st.Bounces)
+	}
+	if len(st.Mailings) != 1 || st.Mailings[0].Bounces != 2 || st.Mailings[0].Complaints != 1 {
+		t.Errorf("per mailing %+v, want News with 2 bounces and 1 complaint", st.Mailings)
+	}
+	var perDay []int
+	for _, ds := range st.Days {
+		perDay = append(perDay, ds.Bounces)
+	}
+	if fmt.Sprint(perDay) != "[0 1 3 0]" {
+		t.Errorf("bounces per Moscow day Jan 2–5: %v, want [0 1 3 0]", perDay)
+	}
+	all, err := d.st.Stats(d.ctx, mailing.StatsFilter{Scope: mailing.Scope{All: true}, Loc: msk, From: date(msk, 2026, 1, 2), To: date(msk, 2026, 1, 5)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all.Bounces.Hard != 2 {
+		t.Errorf("the whole service's hard bounces: %d, want 2", all.Bounces.Hard)
+	}
+}
+
+// Failures are grouped by their normalised reason: timeouts to different local ports are
+// one row, not one each; attempts from before reasons were kept group by their text.
+func TestTopFailuresGroupByReason(t *testing.T) {
+	d := newStatsData(t)
+	ann := d.user(t, "ann@example.com")
+	m := d.mailing(t, ann, "News")
+	at := time.Date(2026, 1, 2, 10, 0, 0, 0, time.UTC)
+	for i, port := range []int{40001, 40002, 40003} {
+		d.add(m, at.Add(time.Duration(i)*time.Minute), mailing.AttemptFailure,
+			fmt.Sprintf("read tcp 127.0.0.1:%d->127.0.0.1:25: i/o timeout", port), 0)
+		d.attempts[len(d.attempts)-1].Reason = "timeout"
+	}
+	d.add(m, at, mailing.AttemptFailure, "550 5.1.1 <a@example.com> no such user", 0)
+	d.attempts[len(d.attempts)-1].Reason = "550 5.1.1"
+	d.add(m, at, mailing.AttemptFailure, "550 5.1.1 <b@example.com> no such user", 0)
+	d.attempts[len(d.attempts)-1].Reason = "550 5.1.1"
+	d.add(m, at, mailing.AttemptFailure, "an old text", 0) // no reason: written before
+	d.insert(t)
+	st, err := d.st.Stats(d.ctx, mailing.StatsFilter{Scope: mailing.Scope{UserID: ann}, Loc: time.UTC,
+		From: at.Add(-time.Hour), To: at.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "[{timeout 3 read tcp 127.0.0.1:40001->127.0.0.1:25: i/o timeout} {550 5.1.1 2 550 5.1.1 <a@example.com> no such user} {an old text 1 an old text}]"
+	if got := fmt.Sprint(st.Failures); got != want {
+		t.Fatalf("top failures %s, want %s", got, want)
 	}
 }

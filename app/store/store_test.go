@@ -301,27 +301,29 @@ func TestSQLiteConcurrentReadThenWriteTransactionsAllSucceed(t *testing.T) {
 	}
 }
 
-// The prepared statements are written for plans made once (prepared.go); a DSN that
-// chooses otherwise is obeyed.
+// The prepared statements are written for plans made once (prepared.go), run without JIT
+// compilation; a DSN that chooses otherwise is obeyed.
 func TestPostgreSQLPlansPreparedStatementsOnceUnlessTheDSNSays(t *testing.T) {
 	dsn, dialect := testutil.DatabaseURL(t)
 	if dialect != "postgres" {
 		t.Skip("PostgreSQL only (TEST_DATABASE_URL unset)")
 	}
 	log, _ := testutil.Logger(t)
-	for _, tc := range []struct{ dsn, want string }{
-		{dsn, "force_generic_plan"},
-		{dsn + "&plan_cache_mode=auto", "auto"},
+	for _, tc := range []struct{ dsn, setting, want string }{
+		{dsn, "plan_cache_mode", "force_generic_plan"},
+		{dsn + "&plan_cache_mode=auto", "plan_cache_mode", "auto"},
+		{dsn, "jit", "off"},
+		{dsn + "&jit=on", "jit", "on"},
 	} {
 		s, err := store.Open(context.Background(), tc.dsn, dialect, testutil.NewClock(), log)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var got string
-		err = s.DB.QueryRowContext(context.Background(), "SHOW plan_cache_mode").Scan(&got)
+		err = s.DB.QueryRowContext(context.Background(), "SHOW "+tc.setting).Scan(&got)
 		s.Close()
 		if err != nil || got != tc.want {
-			t.Errorf("plan_cache_mode = %q, %v; want %q", got, err, tc.want)
+			t.Errorf("%s = %q, %v; want %q", tc.setting, got, err, tc.want)
 		}
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
-
-	"mailer/app/mailing"
 )
 
 type tokenRow struct {
@@ -17,16 +15,6 @@ type tokenRow struct {
 	Hash          string
 	ExpiresAt     time.Time
 	UsedAt        *time.Time
-	CreatedAt     time.Time
-}
-
-type identityRow struct {
-	bun.BaseModel `bun:"table:identities"`
-	ID            int64 `bun:",pk,autoincrement"`
-	UserID        int64
-	Provider      string
-	Subject       string
-	Email         string
 	CreatedAt     time.Time
 }
 
@@ -54,32 +42,4 @@ func (s *Store) UseToken(ctx context.Context, kind, hash string) (userID int64, 
 func (s *Store) TokenValid(ctx context.Context, kind, hash string) (bool, error) {
 	return s.DB.NewSelect().TableExpr("tokens").
 		Where("hash = ? AND kind = ? AND used_at IS NULL AND expires_at > ?", hash, kind, s.now()).Exists(ctx)
-}
-
-// UserByIdentity returns the account linked to (provider, subject); ENOTFOUND when none.
-func (s *Store) UserByIdentity(ctx context.Context, provider, subject string) (*mailing.User, error) {
-	u := new(mailing.User)
-	err := s.DB.NewSelect().Model(u).
-		Join("JOIN identities AS i ON i.user_id = ?TableAlias.id").
-		Where("i.provider = ? AND i.subject = ?", provider, subject).Scan(ctx)
-	return u, notFound(err, "identity")
-}
-
-// CreateUserWithIdentity creates a confirmed account for a provider's user in one transaction.
-func (s *Store) CreateUserWithIdentity(ctx context.Context, u *mailing.User, provider, subject string) error {
-	return s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bunTx) error {
-		now := s.now()
-		u.CreatedAt, u.UpdatedAt, u.ConfirmedAt = now, now, &now
-		if u.Role == "" {
-			u.Role = mailing.RoleUser
-		}
-		if _, err := tx.NewInsert().Model(u).Returning("id").Exec(ctx); err != nil {
-			if isUniqueViolation(err) {
-				return mailing.Errorf(mailing.ECONFLICT, "email already registered")
-			}
-			return err
-		}
-		_, err := tx.NewInsert().Model(&identityRow{UserID: u.ID, Provider: provider, Subject: subject, Email: u.Email, CreatedAt: now}).Exec(ctx)
-		return err
-	})
 }

@@ -6,3 +6,6 @@ var ScheduleTick = scheduleTick
 
 // MemPipe is the in-memory connection the embedded Redis client dials.
 var MemPipe = memPipe
+
+// BouncePoll is the poll task exactly as HandleBouncePoll registers it.
+var BouncePoll = bouncePoll

@@ -20,7 +20,7 @@ func BenchmarkEmbeddedRedisRoundTrip(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer r.Close()
-	tcp := redis.NewClient(&redis.Options{Addr: r.Addr(), DisableIdentity: true})
+	tcp := redis.NewClient(&redis.Options{Addr: r.Addr(), Password: r.ConnOpt().Password, DisableIdentity: true})
 	defer tcp.Close()
 	for _, c := range []struct {
 		name   string

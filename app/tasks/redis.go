@@ -5,9 +5,13 @@ package tasks
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -32,11 +36,19 @@ func OpenRedis(ctx context.Context, url string, log *slog.Logger) (*Redis, error
 		if err := mini.StartAddr("127.0.0.1:0"); err != nil {
 			return nil, fmt.Errorf("start embedded redis: %w", err)
 		}
+		// Its port is open to every local user: without a password any of them could read
+		// or queue tasks. The password lives in this process only and is never logged.
+		password, err := randomPassword()
+		if err != nil {
+			mini.Close()
+			return nil, err
+		}
+		mini.RequireAuth(password)
 		r.mini, r.Embedded = mini, true
 		// This process's own client reaches the embedded server in memory (see memPipe);
 		// Asynq and asynqmon dial its TCP address (see ConnOpt).
 		srv := mini.Server()
-		r.opts = &redis.Options{Addr: mini.Addr(), Dialer: func(context.Context, string, string) (net.Conn, error) {
+		r.opts = &redis.Options{Addr: mini.Addr(), Password: password, Dialer: func(context.Context, string, string) (net.Conn, error) {
 			client, server := memPipe()
 			srv.ServeConn(server)
 			return client, nil
@@ -74,6 +86,14 @@ func OpenRedis(ctx context.Context, url string, log *slog.Logger) (*Redis, error
 	return r, nil
 }
 
+func randomPassword() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("embedded redis password: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
 // ConnOpt is the same connection for Asynq.
 func (r *Redis) ConnOpt() asynq.RedisClientOpt {
 	return asynq.RedisClientOpt{
@@ -88,6 +108,19 @@ func (r *Redis) ConnOpt() asynq.RedisClientOpt {
 
 // Addr is the server address (the embedded server's random port included).
 func (r *Redis) Addr() string { return r.opts.Addr }
+
+// URL reaches the same server from another process, the embedded server's password
+// included: hand it to a worker process, never to a log.
+func (r *Redis) URL() string {
+	u := url.URL{Scheme: "redis", Host: r.opts.Addr, Path: "/" + strconv.Itoa(r.opts.DB)}
+	if r.opts.TLSConfig != nil {
+		u.Scheme = "rediss"
+	}
+	if r.opts.Username != "" || r.opts.Password != "" {
+		u.User = url.UserPassword(r.opts.Username, r.opts.Password)
+	}
+	return u.String()
+}
 
 // Ping reports whether Redis answers.
 func (r *Redis) Ping(ctx context.Context) error { return r.Client.Ping(ctx).Err() }

@@ -30,18 +30,23 @@ func (q *Queue) Close() error { return q.client.Close() }
 
 // EnqueueRun enqueues fan tasks for a run now, or — with a non-zero at — one task at that
 // time (a retry). Retry tasks carry an id per run and second, so many deferred deliveries
-// of one run share one task.
+// of one run share one task. A task that runs a little before its time by the engine's
+// clock (a clock a little behind, or the relay's pause not over) asks for the same time
+// again while its own id is still taken: a second id per time takes it, and the two
+// alternate.
 func (q *Queue) EnqueueRun(ctx context.Context, runID int64, fan int, at time.Time) error {
 	payload, _ := json.Marshal(sendRunPayload{RunID: runID})
 	opts := []asynq.Option{asynq.Queue(QueueSend), asynq.MaxRetry(10), asynq.Timeout(30 * time.Minute)}
 	if !at.IsZero() {
 		id := fmt.Sprintf("run-%d-at-%d", runID, at.Unix())
-		_, err := q.client.EnqueueContext(ctx, asynq.NewTask(TypeSendRun, payload),
-			append(opts, asynq.ProcessAt(at), asynq.TaskID(id))...)
-		if errors.Is(err, asynq.ErrTaskIDConflict) {
-			return nil
+		for _, id := range []string{id, id + "-b"} {
+			_, err := q.client.EnqueueContext(ctx, asynq.NewTask(TypeSendRun, payload),
+				append(opts, asynq.ProcessAt(at), asynq.TaskID(id))...)
+			if !errors.Is(err, asynq.ErrTaskIDConflict) {
+				return err
+			}
 		}
-		return err
+		return nil
 	}
 	if fan < 1 {
 		fan = 1

@@ -57,8 +57,11 @@ func NewWorker(r *Redis, log *slog.Logger, opts WorkerOptions) *Worker {
 		// An idle queue is polled this often: the default (about a second) would leave a
 		// "Send now" waiting before its first mail goes out.
 		TaskCheckInterval: 100 * time.Millisecond,
-		Logger:            asynqLogger{log.With("component", "asynq")},
-		LogLevel:          asynq.WarnLevel,
+		// Retry tasks wait in Asynq's scheduled set; by default it is moved to the queue
+		// every 5 s, so a retry could fire up to 5 s late. Within a second of its time.
+		DelayedTaskCheckInterval: time.Second,
+		Logger:                   asynqLogger{log.With("component", "asynq")},
+		LogLevel:                 asynq.WarnLevel,
 	})
 	// One tick a minute needs one slot, and a second's wait for it is nothing.
 	w.ticks = asynq.NewServer(conn, asynq.Config{

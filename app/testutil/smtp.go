@@ -35,6 +35,9 @@ const (
 	Hang
 	// Drop reads the message and closes the connection without replying.
 	Drop
+	// Reject554 replies 554 5.7.1 message refused: a permanent failure about the message
+	// (policy, content), not the address, so no bounce.
+	Reject554
 )
 
 func (m Mode) String() string {
@@ -49,6 +52,8 @@ func (m Mode) String() string {
 		return "Hang"
 	case Drop:
 		return "Drop"
+	case Reject554:
+		return "Reject554"
 	}
 	return fmt.Sprintf("Mode(%d)", int(m))
 }
@@ -67,7 +72,11 @@ type Received struct {
 	// Text is the body (for a multipart message, its first text/plain part), decoded from
 	// quoted-printable or base64 as Content-Transfer-Encoding says, with LF line endings.
 	Text string
-	At   time.Time
+	// HTML is the first text/html part, decoded likewise; "" when there is none.
+	HTML string
+	// ContentType is the message's top-level media type (multipart/alternative, …).
+	ContentType string
+	At          time.Time
 }
 
 // SMTPServer is a real SMTP server (emersion/go-smtp) inside the test that records every
@@ -83,17 +92,29 @@ type SMTPServer struct {
 	failMode Mode
 	seq      int
 	messages []Received
+	// Per-recipient faults and the read log (smtp_faults.go).
+	faults      map[string]fault
+	recordReads bool
+	reads       []string
+	// The whole server down or hanging (smtp_relay.go).
+	relay relayState
 }
 
 // StartSMTP starts an SMTPServer on a free port of 127.0.0.1; it is closed at cleanup.
 // It takes mail without authentication, and accepts any AUTH PLAIN a client offers.
 func StartSMTP(t testing.TB) *SMTPServer {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	return startSMTP(t, SMTPOptions{})
+}
+
+func startSMTP(t testing.TB, o SMTPOptions) *SMTPServer {
+	t.Helper()
+	tl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen for SMTP: %v", err)
 	}
-	s := &SMTPServer{addr: l.Addr().String(), closing: make(chan struct{})}
+	s := &SMTPServer{addr: tl.Addr().String(), closing: make(chan struct{})}
+	l := faultListener{Listener: tl, s: s, o: o}
 	srv := smtp.NewServer(&smtpBackend{s: s})
 	srv.Domain = "localhost"
 	srv.MaxMessageBytes = 10 << 20
@@ -110,6 +131,7 @@ func StartSMTP(t testing.TB) *SMTPServer {
 	}()
 	t.Cleanup(func() {
 		close(s.closing)
+		s.releaseHeld()
 		srv.Close()
 		// Serve may not have registered the listener yet, in which case srv.Close leaves
 		// it open and Accept never returns: close it directly.
@@ -216,6 +238,8 @@ type smtpSession struct {
 	conn *smtp.Conn
 	from string
 	to   []string
+	// The faults FailRecipient armed for this transaction's DATA command and end of data.
+	dataFault, endFault Mode
 }
 
 var _ smtp.AuthSession = (*smtpSession)(nil)
@@ -229,30 +253,33 @@ func (ss *smtpSession) Auth(mech string) (sasl.Server, error) {
 func (ss *smtpSession) Mail(from string, opts *smtp.MailOptions) error {
 	ss.from = from
 	ss.to = nil
+	ss.clearFaults()
 	return nil
 }
 
 func (ss *smtpSession) Rcpt(to string, opts *smtp.RcptOptions) error {
+	if err := ss.faultAt(to); err != nil {
+		return err
+	}
 	ss.to = append(ss.to, to)
 	return nil
 }
 
 func (ss *smtpSession) Data(r io.Reader) error {
+	if ss.dataFault != Accept {
+		return ss.dataFaultAnswer(r)
+	}
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return err
 	}
-	switch ss.s.nextMode() {
-	case Reject550:
-		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "mailbox unavailable"}
-	case Defer451:
-		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
-	case Hang:
-		select {
-		case <-ss.s.closing:
-		case <-time.After(30 * time.Second):
-		}
-		return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "hung on purpose"}
+	mode := ss.endFault
+	if mode == Accept {
+		mode = ss.s.nextMode()
+	}
+	switch mode {
+	case Reject550, Reject554, Defer451, Hang:
+		return ss.s.failure(ss.conn.Conn(), mode)
 	case Drop:
 		ss.conn.Conn().Close()
 		return errors.New("connection dropped on purpose")
@@ -269,6 +296,7 @@ func (ss *smtpSession) Data(r io.Reader) error {
 func (ss *smtpSession) Reset() {
 	ss.from = ""
 	ss.to = nil
+	ss.clearFaults()
 }
 
 func (ss *smtpSession) Logout() error { return nil }
@@ -286,16 +314,22 @@ func parseReceived(data []byte) Received {
 	if dec, err := new(mime.WordDecoder).DecodeHeader(r.Subject); err == nil {
 		r.Subject = dec
 	}
+	r.ContentType, _, _ = mime.ParseMediaType(m.Header.Get("Content-Type"))
 	body, _ := io.ReadAll(m.Body)
-	if text, ok := textPart(m.Header.Get("Content-Type"), m.Header.Get("Content-Transfer-Encoding"), body); ok {
+	ct, enc := m.Header.Get("Content-Type"), m.Header.Get("Content-Transfer-Encoding")
+	if text, ok := textPart(ct, enc, body, "text/plain"); ok {
 		r.Text = strings.ReplaceAll(text, "\r\n", "\n")
+	}
+	if html, ok := textPart(ct, enc, body, "text/html"); ok {
+		r.HTML = strings.ReplaceAll(html, "\r\n", "\n")
 	}
 	return r
 }
 
-// textPart returns the decoded text of a body: itself when it is text/plain (or has no
-// Content-Type), or its first text/plain part when it is multipart.
-func textPart(contentType, encoding string, body []byte) (string, bool) {
+// textPart returns the decoded text of a body: itself when it is of media type want
+// (text/plain when it has no Content-Type), or its first part of that type when it is
+// multipart.
+func textPart(contentType, encoding string, body []byte, want string) (string, bool) {
 	mediaType, params := "text/plain", map[string]string(nil)
 	if contentType != "" {
 		mt, p, err := mime.ParseMediaType(contentType)
@@ -316,12 +350,12 @@ func textPart(contentType, encoding string, body []byte) (string, bool) {
 			if err != nil {
 				return "", false
 			}
-			if text, ok := textPart(p.Header.Get("Content-Type"), p.Header.Get("Content-Transfer-Encoding"), partBody); ok {
+			if text, ok := textPart(p.Header.Get("Content-Type"), p.Header.Get("Content-Transfer-Encoding"), partBody, want); ok {
 				return text, true
 			}
 		}
 	}
-	if mediaType != "text/plain" {
+	if mediaType != want {
 		return "", false
 	}
 	switch strings.ToLower(strings.TrimSpace(encoding)) {

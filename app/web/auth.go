@@ -3,6 +3,7 @@ package web
 import (
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 
 	"mailer/app/mailing"
@@ -10,17 +11,11 @@ import (
 )
 
 // authForm renders one of the account forms: the whole page, or for HTMX the form alone.
-func (s *Server) authForm(c *fiber.Ctx, titleID string, page, form func(pages.AuthForm) templComponent, f pages.AuthForm, err error) error {
+func (s *Server) authForm(c *fiber.Ctx, titleID string, page, form func(pages.AuthForm) templ.Component, f pages.AuthForm, err error) error {
 	f.Providers = s.Providers.Names()
-	status := fiber.StatusOK
-	if err != nil {
-		fields, msg, st, ok := s.formErrors(c, err)
-		if !ok {
-			return err
-		}
-		f.Errors, f.Error, status = fields, msg, st
-	}
-	return s.render(c, View{Title: s.t(c, titleID), Content: page(f), Partial: form(f), Status: status})
+	return s.renderForm(c, &f.FormState, err, func() (View, error) {
+		return View{Title: s.t(c, titleID), Content: page(f), Partial: form(f)}, nil
+	})
 }
 
 func (s *Server) registerPage(c *fiber.Ctx) error {
@@ -50,11 +45,11 @@ func (s *Server) confirm(c *fiber.Ctx) error {
 	} else if err != nil {
 		return err
 	}
-	if err := s.signIn(c, u); err != nil {
-		return err
-	}
-	s.flash(c, "success", "auth.confirmed")
-	return s.redirect(c, "/")
+	// Confirming proves the address and nothing more: the page offers sign-in, it does not
+	// sign in (see Service.Confirm).
+	title := s.t(c, "auth.confirmed_title")
+	text := s.t(c, "auth.confirmed", map[string]any{"Email": u.Email})
+	return s.render(c, View{Title: title, Content: pages.NoticePage(title, text)})
 }
 
 func (s *Server) loginPage(c *fiber.Ctx) error {
@@ -66,12 +61,7 @@ func (s *Server) loginPage(c *fiber.Ctx) error {
 
 func (s *Server) login(c *fiber.Ctx) error {
 	f := pages.AuthForm{Email: c.FormValue("email"), Next: localPath(c.FormValue("next"), "")}
-	email, _ := mailing.NormalizeEmail(f.Email)
-	err := s.Limiter.Allow(c.UserContext(), "login", s.Config.RateLogin, c.IP(), email)
-	var u *mailing.User
-	if err == nil {
-		u, err = s.Auth.Authenticate(c.UserContext(), f.Email, c.FormValue("password"))
-	}
+	u, err := s.Auth.SignIn(c.UserContext(), f.Email, c.FormValue("password"), c.IP())
 	if err != nil {
 		return s.authForm(c, "auth.login.title", pages.LoginPage, pages.LoginForm, f, err)
 	}

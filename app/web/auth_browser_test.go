@@ -147,7 +147,7 @@ func TestAccountLifecycleInBrowser(t *testing.T) {
 		t.Fatalf("the sign-up reloaded the chromeTab (marker %q, path %q)", p.marker(), p.path())
 	}
 
-	// Confirm through the emailed link: signed in on the home page, with a welcome.
+	// Confirm through the emailed link: the page says so and offers sign-in, nothing more.
 	msgs := sink.WaitFor(t, 1, 10*time.Second)
 	if len(msgs) != 1 || len(msgs[0].To) != 1 || msgs[0].To[0] != email {
 		t.Fatalf("emails after sign-up: %+v", msgs)
@@ -158,14 +158,18 @@ func TestAccountLifecycleInBrowser(t *testing.T) {
 	}
 	p.do("open the confirmation link",
 		chromedp.Navigate(link),
-		chromedp.WaitVisible(chromedp.CSS(`.flash-success`)),
+		chromedp.WaitVisible(chromedp.CSS(`main a[href="/login"]`)),
 	)
-	if p.path() != "/" {
-		t.Fatalf("after confirming: on %q, want /", p.path())
+	if got := p.text(`main`); !strings.Contains(got, email+" is confirmed") {
+		t.Fatalf("confirmation page = %q", got)
 	}
-	if got := p.text(`.flash-success`); !strings.Contains(got, "Your email is confirmed") {
-		t.Fatalf("success flash = %q", got)
+	if got := p.eval(`String(document.querySelector("details.account-menu") !== null)`); got != "false" {
+		t.Fatal("confirming the address signed the browser in")
 	}
+	p.do("follow the sign-in link", chromedp.Click(chromedp.CSS(`main a[href="/login"]`)))
+	p.waitPath("/login")
+	p.submitLogin(email, firstPassword)
+	p.waitPath("/")
 	p.waitSignedInAs(email)
 
 	// Sign out through the account menu, then back in with the HTMX form (HX-Redirect).

@@ -1,137 +1,118 @@
 package web
 
 import (
+	"cmp"
+	"context"
+	"net/url"
+	"strconv"
+	"strings"
+
 	"github.com/gofiber/fiber/v2"
 
 	"mailer/app/mailing"
-	"mailer/app/store"
-	"mailer/views/components"
 	"mailer/views/pages"
 )
 
-func (s *Server) clientsList(c *fiber.Ctx) error {
-	p := listParams(c)
-	page, err := s.Store.ListClients(c.UserContext(), readScope(c), p)
-	if err != nil {
-		return err
-	}
-	sort, desc := store.ClientSort(p)
-	v := pages.ClientList{
-		List:    listState("/clients", p, sort, desc, page.Next, page.Prev),
-		Items:   page.Items,
-		CanEdit: canEdit(c),
-		Manager: currentUser(c).IsManager(),
-	}
-	return s.render(c, View{Title: s.t(c, "clients.title"), Content: pages.ClientsPage(v), Partial: pages.ClientsTable(v)})
-}
+func clientPath(id int64) string { return "/clients/" + strconv.FormatInt(id, 10) }
 
-func (s *Server) clientView(c *fiber.Ctx) error {
-	id, err := paramID(c)
-	if err != nil {
-		return err
-	}
-	cl, err := s.Store.ClientByID(c.UserContext(), readScope(c), id)
-	if err != nil {
-		return err
-	}
-	return s.render(c, View{Title: cl.Email, Content: pages.ClientPage(cl, canEdit(c)(cl.OwnerID))})
-}
-
-func (s *Server) clientNew(c *fiber.Ctx) error {
-	return s.clientForm(c, pages.ClientForm{}, nil)
-}
-
-func (s *Server) clientForm(c *fiber.Ctx, f pages.ClientForm, err error) error {
-	status := fiber.StatusOK
-	if err != nil {
-		fields, msg, st, ok := s.formErrors(c, err)
-		if !ok {
+// clients are the recipients users keep, served by the entity handlers.
+func (s *Server) clients() *entity[mailing.Client, *pages.ClientForm] {
+	return &entity[mailing.Client, *pages.ClientForm]{
+		s: s, kind: "clients", byID: s.Store.ClientByID, list: s.Store.ListClients, count: s.Store.CountClientList, remove: s.Store.DeleteClient,
+		listPage: pages.ClientsPage, listTable: pages.ClientsTable,
+		decorate: func(c *fiber.Ctx, v *pages.List[mailing.Client]) (err error) {
+			v.Tags, err = s.Store.ListTags(c.UserContext(), ownScope(c))
 			return err
+		},
+		page: func(c *fiber.Ctx, cl *mailing.Client) (View, error) {
+			return View{Title: cl.Email, Content: pages.ClientPage(cl, canEdit(c)(cl.OwnerID))}, nil
+		},
+		blank: func() *pages.ClientForm { return &pages.ClientForm{} },
+		edit: func(_ *fiber.Ctx, cl *mailing.Client) (*pages.ClientForm, error) {
+			return &pages.ClientForm{ID: cl.ID, Email: cl.Email, FullName: cl.FullName, Comment: cl.Comment, Tags: strings.Join(cl.Tags, ", ")}, nil
+		},
+		fields: pages.ClientFormFields,
+		posted: clientForm,
+		save: func(c *fiber.Ctx, f *pages.ClientForm) (saved, error) {
+			cl := clientOf(f)
+			cl.OwnerID = currentUser(c).ID
+			errs := cl.Validate()
+			if _, problem := mailing.ParseTags(f.Tags); problem != "" {
+				errs["tags"] = problem
+			}
+			if len(errs) > 0 {
+				return saved{}, invalidForm(errs)
+			}
+			return saved{next: "/clients", names: map[string]any{"Email": cl.Email}}, s.Store.SaveClient(c.UserContext(), &cl)
+		},
+		names: func(cl *mailing.Client) map[string]any { return map[string]any{"Email": cl.Email} },
+		path:  func(cl *mailing.Client) string { return clientPath(cl.ID) },
+	}
+}
+
+// clientStore is what the clients pages need of the database.
+type clientStore interface {
+	ListClients(ctx context.Context, scope mailing.Scope, p mailing.ListParams) (mailing.Page[mailing.Client], error)
+	ClientByID(ctx context.Context, scope mailing.Scope, id int64) (*mailing.Client, error)
+	SaveClient(ctx context.Context, c *mailing.Client) error
+	DeleteClient(ctx context.Context, ownerID, id int64) error
+	ListTags(ctx context.Context, scope mailing.Scope) ([]mailing.Tag, error)
+	TagClients(ctx context.Context, ownerID int64, tag string, remove bool, sel mailing.ClientSelection) (int, error)
+}
+
+// clientForm reads the posted client form for the client id (0: a new one).
+func clientForm(c *fiber.Ctx, id int64) *pages.ClientForm {
+	return &pages.ClientForm{ID: id, Email: c.FormValue("email"), FullName: c.FormValue("full_name"),
+		Comment: c.FormValue("comment"), Tags: c.FormValue("tags")}
+}
+
+// clientOf is the client a form describes, before validation. Its tags are the form's
+// whole list: none clears them.
+func clientOf(f *pages.ClientForm) mailing.Client {
+	tags, _ := mailing.ParseTags(f.Tags)
+	if tags == nil {
+		tags = []string{}
+	}
+	return mailing.Client{ID: f.ID, Email: f.Email, FullName: f.FullName, Comment: f.Comment, Tags: tags}
+}
+
+// clientsTag adds a tag to, or takes it off, the clients ticked in the list, or every
+// client the list shows for its search and tag filter.
+func (s *Server) clientsTag(c *fiber.Ctx) error {
+	back := "/clients"
+	q := url.Values{}
+	for k, v := range map[string]string{"q": c.FormValue("q"), "tag": c.FormValue("filter_tag")} {
+		if v != "" {
+			q.Set(k, v)
 		}
-		f.Errors, f.Error, status = fields, msg, st
 	}
-	title := s.t(c, "clients.new")
-	if f.ID != 0 {
-		title = s.t(c, "clients.edit")
+	if len(q) > 0 {
+		back += "?" + q.Encode()
 	}
-	return s.render(c, View{Title: title, Content: pages.ClientFormPage(f), Partial: pages.ClientFormFields(f), Status: status})
-}
-
-func clientFromForm(c *fiber.Ctx) (mailing.Client, pages.ClientForm) {
-	f := pages.ClientForm{Email: c.FormValue("email"), FullName: c.FormValue("full_name"), Comment: c.FormValue("comment")}
-	return mailing.Client{Email: f.Email, FullName: f.FullName, Comment: f.Comment}, f
-}
-
-func (s *Server) clientCreate(c *fiber.Ctx) error {
-	cl, f := clientFromForm(c)
-	cl.OwnerID = currentUser(c).ID
-	if errs := cl.Validate(); len(errs) > 0 {
-		return s.clientForm(c, f, invalidForm(errs))
+	tags, problem := mailing.ParseTags(c.FormValue("tag"))
+	if problem != "" || len(tags) != 1 {
+		s.flash(c, "error", cmp.Or(problem, "clients.tag_one"))
+		return s.redirect(c, back)
 	}
-	if err := s.Store.CreateClient(c.UserContext(), &cl); err != nil {
-		return s.clientForm(c, f, err)
+	sel := mailing.ClientSelection{All: c.FormValue("scope") == "all", Q: c.FormValue("q"), Tag: c.FormValue("filter_tag")}
+	for _, v := range formValues(c, "ids") {
+		if id, err := strconv.ParseInt(v, 10, 64); err == nil && id > 0 {
+			sel.IDs = append(sel.IDs, id)
+		}
 	}
-	s.flash(c, "success", "clients.created", map[string]any{"Email": cl.Email})
-	return s.redirect(c, "/clients")
-}
-
-func (s *Server) clientEdit(c *fiber.Ctx) error {
-	id, err := paramID(c)
-	if err != nil {
+	if !sel.All && len(sel.IDs) == 0 {
+		s.flash(c, "error", "clients.tag_none_selected")
+		return s.redirect(c, back)
+	}
+	remove := c.FormValue("action") == "remove"
+	n, err := s.Store.TagClients(c.UserContext(), currentUser(c).ID, tags[0], remove, sel)
+	if err != nil && mailing.ErrorCode(err) != mailing.ENOTFOUND {
 		return err
 	}
-	cl, err := forOwner(c, func(sc mailing.Scope) (*mailing.Client, error) { return s.Store.ClientByID(c.UserContext(), sc, id) })
-	if err != nil {
-		return err
+	key := "clients.tagged"
+	if remove {
+		key = "clients.untagged"
 	}
-	return s.clientForm(c, pages.ClientForm{ID: cl.ID, Email: cl.Email, FullName: cl.FullName, Comment: cl.Comment}, nil)
-}
-
-func (s *Server) clientUpdate(c *fiber.Ctx) error {
-	id, err := paramID(c)
-	if err != nil {
-		return err
-	}
-	if _, err := forOwner(c, func(sc mailing.Scope) (*mailing.Client, error) { return s.Store.ClientByID(c.UserContext(), sc, id) }); err != nil {
-		return err
-	}
-	cl, f := clientFromForm(c)
-	cl.ID, f.ID = id, id
-	if errs := cl.Validate(); len(errs) > 0 {
-		return s.clientForm(c, f, invalidForm(errs))
-	}
-	if err := s.Store.UpdateClient(c.UserContext(), currentUser(c).ID, &cl); err != nil {
-		return s.clientForm(c, f, err)
-	}
-	s.flash(c, "success", "clients.saved", map[string]any{"Email": cl.Email})
-	return s.redirect(c, "/clients")
-}
-
-func (s *Server) clientDeleteConfirm(c *fiber.Ctx) error {
-	id, err := paramID(c)
-	if err != nil {
-		return err
-	}
-	cl, err := forOwner(c, func(sc mailing.Scope) (*mailing.Client, error) { return s.Store.ClientByID(c.UserContext(), sc, id) })
-	if err != nil {
-		return err
-	}
-	q := s.t(c, "clients.delete_confirm", map[string]any{"Email": cl.Email})
-	return s.render(c, View{Title: q, Content: components.ConfirmDelete(q, c.Path(), "/clients")})
-}
-
-func (s *Server) clientDelete(c *fiber.Ctx) error {
-	id, err := paramID(c)
-	if err != nil {
-		return err
-	}
-	cl, err := forOwner(c, func(sc mailing.Scope) (*mailing.Client, error) { return s.Store.ClientByID(c.UserContext(), sc, id) })
-	if err != nil {
-		return err
-	}
-	if err := s.Store.DeleteClient(c.UserContext(), currentUser(c).ID, id); err != nil {
-		return err
-	}
-	s.flash(c, "success", "clients.deleted", map[string]any{"Email": cl.Email})
-	return s.removed(c, "/clients")
+	s.flash(c, "success", key, map[string]any{"Tag": tags[0], "Count": n})
+	return s.redirect(c, back)
 }

@@ -3,12 +3,11 @@ package web
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -17,6 +16,12 @@ import (
 	"mailer/app/mailing"
 	"mailer/views/pages"
 )
+
+// clientsCSVStore is what import and export need of the database.
+type clientsCSVStore interface {
+	UpsertClients(ctx context.Context, ownerID int64, clients []mailing.Client) (created, updated int, err error)
+	EachClient(ctx context.Context, ownerID int64, fn func(*mailing.Client) error) error
+}
 
 // CSV import runs in two steps: the upload is parsed and previewed, and its valid rows wait
 // in Redis under a random token of the user's own until the user confirms (or 30 minutes pass).
@@ -37,25 +42,10 @@ func importKey(userID int64, token string) string {
 
 // importedClient is a valid row as it waits in Redis: only what the upsert needs.
 type importedClient struct {
-	Email    string `json:"e"`
-	FullName string `json:"n,omitempty"`
-	Comment  string `json:"c,omitempty"`
-}
-
-func newImportToken() string {
-	buf := make([]byte, 32)
-	rand.Read(buf)
-	return base64.RawURLEncoding.EncodeToString(buf)
-}
-
-// validImportToken accepts only what newImportToken makes, so a posted value never shapes
-// the Redis key beyond it.
-func validImportToken(t string) bool {
-	if len(t) != 43 {
-		return false
-	}
-	b, err := base64.RawURLEncoding.DecodeString(t)
-	return err == nil && len(b) == 32
+	Email    string   `json:"e"`
+	FullName string   `json:"n,omitempty"`
+	Comment  string   `json:"c,omitempty"`
+	Tags     []string `json:"t,omitempty"` // none: the client keeps its tags
 }
 
 func (s *Server) clientsImportPage(c *fiber.Ctx) error {
@@ -111,7 +101,7 @@ func (s *Server) clientsImport(c *fiber.Ctx) error {
 			v.Invalid++
 			continue
 		}
-		valid = append(valid, importedClient{Email: r.Client.Email, FullName: r.Client.FullName, Comment: r.Client.Comment})
+		valid = append(valid, importedClient{Email: r.Client.Email, FullName: r.Client.FullName, Comment: r.Client.Comment, Tags: r.Client.Tags})
 		emails[r.Client.Email] = true
 	}
 	v.Valid = len(valid)
@@ -124,7 +114,7 @@ func (s *Server) clientsImport(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		v.Token = newImportToken()
+		v.Token = newToken()
 		if err := s.Redis.Client.Set(ctx, importKey(uid, v.Token), payload, importTTL).Err(); err != nil {
 			return err
 		}
@@ -132,6 +122,7 @@ func (s *Server) clientsImport(c *fiber.Ctx) error {
 	for _, r := range rows[:min(len(rows), importPreview)] {
 		v.Rows = append(v.Rows, pages.ClientImportRow{
 			Line: r.Line, Email: r.Client.Email, FullName: r.Client.FullName, Comment: r.Client.Comment,
+			Tags:   strings.Join(r.Client.Tags, ", "),
 			Errors: s.rowErrors(c, r.Errors),
 		})
 	}
@@ -157,6 +148,7 @@ func (s *Server) rowErrors(c *fiber.Ctx, errs map[string]string) []string {
 		{"email", s.t(c, "field.email")},
 		{"full_name", s.t(c, "field.full_name")},
 		{"comment", s.t(c, "field.comment")},
+		{"tags", s.t(c, "field.tags")},
 	} {
 		if key, ok := errs[f.field]; ok {
 			out = append(out, f.label+": "+s.t(c, key))
@@ -171,7 +163,7 @@ func (s *Server) clientsImportCommit(c *fiber.Ctx) error {
 	token := c.FormValue("token")
 	uid := currentUser(c).ID
 	ctx := c.UserContext()
-	if !validImportToken(token) {
+	if !validToken(token) {
 		return s.importForm(c, fiber.StatusGone, s.t(c, "import.error.expired"))
 	}
 	key := importKey(uid, token)
@@ -188,7 +180,7 @@ func (s *Server) clientsImportCommit(c *fiber.Ctx) error {
 	}
 	clients := make([]mailing.Client, 0, len(kept))
 	for _, k := range kept {
-		cl := mailing.Client{Email: k.Email, FullName: k.FullName, Comment: k.Comment}
+		cl := mailing.Client{Email: k.Email, FullName: k.FullName, Comment: k.Comment, Tags: k.Tags}
 		if len(cl.Validate()) == 0 {
 			clients = append(clients, cl)
 		}
@@ -214,10 +206,11 @@ func (s *Server) clientsExport(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "private, no-store")
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		cw := csv.NewWriter(w)
-		err := cw.Write([]string{"email", "full_name", "comment"})
+		err := cw.Write([]string{"email", "full_name", "comment", "tags"})
 		if err == nil {
 			err = s.Store.EachClient(ctx, uid, func(cl *mailing.Client) error {
-				return cw.Write([]string{cl.Email, cl.FullName, cl.Comment})
+				return cw.Write([]string{mailing.CSVCell(cl.Email), mailing.CSVCell(cl.FullName), mailing.CSVCell(cl.Comment),
+					mailing.CSVCell(strings.Join(cl.Tags, ", "))})
 			})
 		}
 		cw.Flush()

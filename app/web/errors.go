@@ -14,6 +14,9 @@ import (
 // handleError is the single place where an error becomes an HTTP status and a page. Details
 // of unexpected errors go to the log with the request id; the user sees the id only.
 func (s *Server) handleError(c *fiber.Ctx, err error) error {
+	if isAPIPath(c.Path()) {
+		return s.apiProblem(c, err) // JSON problem documents, never a page
+	}
 	status, msgID := fiber.StatusInternalServerError, "error.internal"
 	var fe *fiber.Error
 	switch {
@@ -33,7 +36,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		case mailing.ERATELIMIT:
 			status, msgID = fiber.StatusTooManyRequests, "error.rate_limited"
 		case mailing.EUNAUTHORIZED:
-			return c.Redirect("/login", fiber.StatusSeeOther)
+			return s.redirect(c, "/login")
 		}
 	}
 	if status >= 500 {
@@ -44,17 +47,15 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	c.Set("X-Request-ID", requestIDOf(c))
 	setSecurityHeaders(c)
 	s.ensurePageState(c)
-	if isPartial(c) {
-		// HTMX does not swap error responses into the target: show the message as a flash.
-		c.Set("HX-Retarget", "#flashes")
-		c.Set("HX-Reswap", "innerHTML")
-	}
-	c.Status(status)
+	// HTMX does not swap error responses into the target: a partial shows the message in
+	// the flash region instead.
 	return s.render(c, View{
-		Title:   s.t(c, msgID),
-		Content: pages.Error(status, s.t(c, msgID)),
-		Partial: pages.ErrorFlash(s.t(c, msgID)),
-		Status:  status,
+		Title:    s.t(c, msgID),
+		Content:  pages.Error(status, s.t(c, msgID)),
+		Partial:  pages.ErrorFlash(s.t(c, msgID)),
+		Status:   status,
+		Retarget: "#flashes",
+		Reswap:   "innerHTML",
 	})
 }
 

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"net/mail"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,7 +15,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"mailer/app/mailing"
-	"mailer/app/store"
 	"mailer/views/pages"
 	"mailer/views/viewctx"
 )
@@ -77,7 +77,8 @@ func FuzzClientForm(f *testing.F) {
 	var form pages.ClientForm
 	app := fiber.New()
 	app.Post("/", func(c *fiber.Ctx) error {
-		cl, form = clientFromForm(c)
+		f := clientForm(c, 0)
+		cl, form = clientOf(f), *f
 		return c.SendStatus(http.StatusNoContent)
 	})
 	f.Fuzz(func(t *testing.T, email, fullName, comment string) {
@@ -129,7 +130,7 @@ func FuzzClientForm(f *testing.F) {
 		// Validation is idempotent: a valid client stays valid and unchanged.
 		if len(errs) == 0 {
 			again := cl
-			if errs := again.Validate(); len(errs) != 0 || again != cl {
+			if errs := again.Validate(); len(errs) != 0 || !reflect.DeepEqual(again, cl) {
 				t.Fatalf("validating a valid client again: %v, %+v → %+v", errs, cl, again)
 			}
 		}
@@ -157,7 +158,8 @@ func FuzzMessageForm(f *testing.F) {
 	var form pages.MessageForm
 	app := fiber.New()
 	app.Post("/", func(c *fiber.Ctx) error {
-		msg, form = messageFromForm(c)
+		f := messageForm(c, 0)
+		msg, form = mailing.Message{Subject: f.Subject, Body: f.Body}, *f
 		return c.SendStatus(http.StatusNoContent)
 	})
 	f.Fuzz(func(t *testing.T, subject, body string) {
@@ -240,13 +242,15 @@ func FuzzMailingForm(f *testing.F) {
 		tz   *time.Location
 		m    mailing.Mailing
 		form pages.MailingForm
-		rcpt store.Recipients
+		rcpt mailing.Recipients
 		errs map[string]string
 	)
 	app := fiber.New()
 	app.Post("/", func(c *fiber.Ctx) error {
 		c.Locals(localPage, &viewctx.Page{Lang: "en", TZ: tz})
-		m, form, rcpt, errs = s.mailingFromForm(c)
+		post := s.postedMailing(c, 0)
+		m, errs = s.mailingOf(c, post)
+		form, rcpt = *post.MailingForm, post.recipients
 		return c.SendStatus(http.StatusNoContent)
 	})
 	f.Fuzz(func(t *testing.T, message, start, end, period, clients, all, find string, zone uint8) {

@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -24,6 +25,16 @@ type browser struct {
 
 func newBrowser(t *testing.T, srv *testutil.Server) *browser {
 	return &browser{t: t, srv: srv, c: srv.Client(t)}
+}
+
+// newBrowserFrom is a browser whose connections come from ip, an address of the loopback
+// range (127.0.0.0/8): the server sees a different client address without trusting any
+// proxy header.
+func newBrowserFrom(t *testing.T, srv *testutil.Server, ip string) *browser {
+	b := newBrowser(t, srv)
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 10 * time.Second}
+	b.c.Transport = &http.Transport{DialContext: d.DialContext}
+	return b
 }
 
 type response struct {
@@ -119,7 +130,8 @@ func smtpServer(t *testing.T, env map[string]string) (*testutil.Server, *testuti
 	return testutil.StartServer(t, testutil.ServerOptions{Env: env}), sink
 }
 
-// signUp registers and confirms an account through its emailed link, leaving b signed in.
+// signUp registers and confirms an account through its emailed link, then signs b in with
+// the password (confirming alone starts no session).
 func signUp(t *testing.T, b *browser, sink *testutil.SMTPServer, email, password string) {
 	t.Helper()
 	before := sink.Count()
@@ -128,8 +140,11 @@ func signUp(t *testing.T, b *browser, sink *testutil.SMTPServer, email, password
 	}
 	msgs := sink.WaitFor(t, before+1, 10*time.Second)
 	link := linkIn(t, msgs[len(msgs)-1].Text)
-	if r := b.get(pathOf(link)); r.StatusCode != http.StatusSeeOther {
+	if r := b.get(pathOf(link)); r.StatusCode != http.StatusOK {
 		t.Fatalf("confirm: %d", r.StatusCode)
+	}
+	if r := b.post("/login", url.Values{"email": {email}, "password": {password}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in after confirming %s: %d", email, r.StatusCode)
 	}
 }
 
@@ -147,7 +162,7 @@ func account(t *testing.T, srv *testutil.Server, email string, manager bool) *br
 	return b
 }
 
-var idInPath = regexp.MustCompile(`/(clients|messages|mailings)/(\d+)`)
+var idInPath = regexp.MustCompile(`/(clients|messages|mailings|layouts)/(\d+)`)
 
 // createdID returns the id of the object a list page links to first.
 func createdID(t *testing.T, body, kind string) string {

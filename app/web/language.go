@@ -1,7 +1,6 @@
 package web
 
 import (
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -14,19 +13,5 @@ func (s *Server) switchLanguage(c *fiber.Ctx) error {
 		return fiber.ErrBadRequest
 	}
 	s.setCookie(c, cookieLang, lang, 365*24*time.Hour)
-	return c.Redirect(localPath(c.FormValue("next"), "/"), fiber.StatusSeeOther)
+	return s.redirect(c, localPath(c.FormValue("next"), "/"))
 }
-
-// localPath returns next when it is a path on this site, else fallback, so a crafted link
-// cannot send a user elsewhere after an action. No control character is let through:
-// browsers drop tabs and line breaks anywhere in a URL ("/\t/evil.example" goes to
-// //evil.example), and none may stand in the Location header (NUL or DEL did, FuzzLocalPath).
-func localPath(next, fallback string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
-		strings.HasPrefix(next, "/\\") || strings.ContainsFunc(next, isControl) {
-		return fallback
-	}
-	return next
-}
-
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f }

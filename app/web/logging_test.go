@@ -21,6 +21,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	b.post("/register", url.Values{"email": {"log@example.com"}, "password": {password}})
 	confirm := linkIn(t, sink.WaitFor(t, 1, 10*time.Second)[0].Text)
 	b.get(pathOf(confirm))
+	b.post("/login", url.Values{"email": {"log@example.com"}, "password": {password}})
 	b.get("/")
 	b.post("/logout", nil)
 	b.get("/login")

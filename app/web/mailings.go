@@ -1,15 +1,16 @@
 package web
 
 import (
+	"context"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 
 	"mailer/app/mailing"
-	"mailer/app/store"
 	"mailer/views/components"
 	"mailer/views/pages"
 )
@@ -20,50 +21,98 @@ const datetimeLocal = "2006-01-02T15:04"
 // recipientSearchLimit caps the clients a recipients search offers.
 const recipientSearchLimit = 50
 
-func (s *Server) mailingsList(c *fiber.Ctx) error {
-	p := listParams(c)
-	if !slices.Contains(pages.MailingStatusFilters, p.Status) {
-		p.Status = ""
-	}
-	page, err := s.Store.ListMailings(c.UserContext(), readScope(c), p)
-	if err != nil {
-		return err
-	}
-	sort, desc := store.MailingSort(p)
-	v := pages.MailingList{
-		List:    listState("/mailings", p, sort, desc, page.Next, page.Prev),
-		Items:   page.Items,
-		Now:     s.Clock.Now(),
-		CanEdit: canEdit(c),
-		Manager: currentUser(c).IsManager(),
-	}
-	return s.render(c, View{Title: s.t(c, "mailings.title"), Content: pages.MailingsPage(v), Partial: pages.MailingsTable(v)})
+func mailingPath(id int64) string { return "/mailings/" + strconv.FormatInt(id, 10) }
+
+// mailingPost is the mailing form: what it shows, and the recipients chosen on it.
+type mailingPost struct {
+	*pages.MailingForm
+	recipients mailing.Recipients
+	badIDs     bool   // a chosen recipient was not an id
+	tagProblem string // what is wrong with the tags, a translation key
 }
 
-func (s *Server) mailingView(c *fiber.Ctx) error {
-	id, err := paramID(c)
-	if err != nil {
-		return err
+// mailings send a message to clients, now or on a schedule, served by the entity handlers;
+// their pages also show the sending (send.go).
+func (s *Server) mailings() *entity[mailing.Mailing, mailingPost] {
+	return &entity[mailing.Mailing, mailingPost]{
+		s: s, kind: "mailings", filters: mailing.MailingFilters, byID: s.Store.MailingByID, list: s.Store.ListMailings, count: s.Store.CountMailingList, remove: s.Store.DeleteMailing,
+		listPage: pages.MailingsPage, listTable: pages.MailingsTable,
+		page:  s.mailingPage,
+		blank: func() mailingPost { return mailingPost{MailingForm: &pages.MailingForm{Period: mailing.PeriodNone}} },
+		edit: func(c *fiber.Ctx, m *mailing.Mailing) (mailingPost, error) {
+			ids, err := s.Store.MailingRecipientIDs(c.UserContext(), m.ID)
+			if err != nil {
+				return mailingPost{}, err
+			}
+			tags, err := s.Store.MailingTags(c.UserContext(), m.ID)
+			tz := page(c).Location()
+			return mailingPost{MailingForm: &pages.MailingForm{
+				ID:         m.ID,
+				MessageID:  m.MessageID,
+				StartAt:    m.StartAt.In(tz).Format(datetimeLocal),
+				EndAt:      m.EndAt.In(tz).Format(datetimeLocal),
+				Period:     m.Period,
+				AllClients: m.AllClients,
+				Tags:       strings.Join(tags, ", "),
+			}, recipients: mailing.Recipients{ClientIDs: ids, Tags: tags, All: m.AllClients}}, err
+		},
+		fields:  func(f mailingPost) templ.Component { return pages.MailingFormFields(f.MailingForm) },
+		choices: s.mailingChoices,
+		posted:  s.postedMailing,
+		save:    s.saveMailing,
+		names:   func(m *mailing.Mailing) map[string]any { return map[string]any{"Subject": m.MessageSubject} },
+		path:    func(m *mailing.Mailing) string { return mailingPath(m.ID) },
 	}
-	m, err := s.Store.MailingByID(c.UserContext(), readScope(c), id)
-	if err != nil {
-		return err
-	}
+}
+
+// mailingStore is what the mailings pages need of the database.
+type mailingStore interface {
+	ListMailings(ctx context.Context, scope mailing.Scope, p mailing.ListParams) (mailing.Page[mailing.Mailing], error)
+	MailingByID(ctx context.Context, scope mailing.Scope, id int64) (*mailing.Mailing, error)
+	MailingRecipients(ctx context.Context, mailingID int64, p mailing.ListParams) (mailing.Page[mailing.Client], error)
+	MailingRecipientIDs(ctx context.Context, mailingID int64) ([]int64, error)
+	SaveMailing(ctx context.Context, m *mailing.Mailing, r mailing.Recipients) error
+	DeleteMailing(ctx context.Context, ownerID, id int64) error
+	MailingTags(ctx context.Context, mailingID int64) ([]string, error)
+	MailingPicked(ctx context.Context, mailingID int64) (int, error)
+	MailingBounces(ctx context.Context, mailingID int64) (mailing.BounceCounts, error)
+	// The form offers the owner's messages and clients to choose from.
+	MessageChoices(ctx context.Context, ownerID int64) ([]mailing.Message, error)
+	ClientsByIDs(ctx context.Context, ownerID int64, ids []int64) ([]mailing.Client, error)
+}
+
+// mailingPage is a mailing: what it sends to whom and when, its recipients, the latest
+// run's progress and the attempts.
+func (s *Server) mailingPage(c *fiber.Ctx, m *mailing.Mailing) (View, error) {
 	p := listParams(c)
 	p.Q, p.Status = "", ""
-	recipients, err := s.Store.MailingRecipients(c.UserContext(), id, p)
+	recipients, err := s.Store.MailingRecipients(c.UserContext(), m.ID, p)
 	if err != nil {
-		return err
+		return View{}, err
 	}
-	sort, desc := store.ClientSort(p)
 	send, err := s.sendPanel(c, m)
 	if err != nil {
-		return err
+		return View{}, err
 	}
 	attempts, err := s.attemptList(c, m)
 	if err != nil {
-		return err
+		return View{}, err
 	}
+	tags, err := s.Store.MailingTags(c.UserContext(), m.ID)
+	if err != nil {
+		return View{}, err
+	}
+	picked, err := s.Store.MailingPicked(c.UserContext(), m.ID)
+	if err != nil {
+		return View{}, err
+	}
+	bounces, err := s.Store.MailingBounces(c.UserContext(), m.ID)
+	if err != nil {
+		return View{}, err
+	}
+	list := listState(mailingPath(m.ID), p, recipients)
+	list.Target = "#recipients"
+	list.Label = s.t(c, "mailings.recipients_pages")
 	v := pages.MailingView{
 		Send:       send,
 		Attempts:   attempts,
@@ -72,12 +121,13 @@ func (s *Server) mailingView(c *fiber.Ctx) error {
 		CanEdit:    canEdit(c)(m.OwnerID),
 		Manager:    currentUser(c).IsManager(),
 		Recipients: recipients.Items,
-		List:       listState(mailingPath(id), p, sort, desc, recipients.Next, recipients.Prev),
+		List:       list,
+		Tags:       tags,
+		Picked:     picked,
+		Bounces:    bounces,
 	}
-	return s.render(c, View{Title: m.MessageSubject, Content: pages.MailingPage(v), Partial: pages.MailingRecipientsTable(v)})
+	return View{Title: components.SubjectText(m.MessageSubject), Content: pages.MailingPage(v), Partial: pages.MailingRecipientsTable(v)}, nil
 }
-
-func mailingPath(id int64) string { return "/mailings/" + strconv.FormatInt(id, 10) }
 
 // mailingRecipientSearch offers up to 50 of the user's own clients matching q, leaving out
 // those already chosen (client_ids).
@@ -111,40 +161,22 @@ func (s *Server) recipientMatches(c *fiber.Ctx, q string, chosen []int64) ([]mai
 	return out, nil
 }
 
-func (s *Server) mailingNew(c *fiber.Ctx) error {
-	return s.mailingForm(c, pages.MailingForm{Period: mailing.PeriodNone}, nil, nil)
-}
-
-// mailingForm renders the form; chosen are the recipients to show checked.
-func (s *Server) mailingForm(c *fiber.Ctx, f pages.MailingForm, chosen []int64, err error) error {
-	status := fiber.StatusOK
-	if err != nil {
-		fields, msg, st, ok := s.formErrors(c, err)
-		if !ok {
-			return err
-		}
-		f.Errors, f.Error, status = fields, msg, st
+// mailingChoices loads what the form offers: the user's messages, the chosen recipients
+// and the matches of the recipients search.
+func (s *Server) mailingChoices(c *fiber.Ctx, f mailingPost) error {
+	var err error
+	if f.Messages, err = s.Store.MessageChoices(c.UserContext(), currentUser(c).ID); err != nil {
+		return err
 	}
-	ctx, uid := c.UserContext(), currentUser(c).ID
-	var lerr error
-	if f.Messages, lerr = s.Store.MessageChoices(ctx, uid); lerr != nil {
-		return lerr
-	}
-	if f.Selected, lerr = s.clientsByIDs(c, chosen); lerr != nil {
-		return lerr
+	if f.Selected, err = s.clientsByIDs(c, f.recipients.ClientIDs); err != nil {
+		return err
 	}
 	ids := make([]int64, len(f.Selected))
 	for i, cl := range f.Selected {
 		ids[i] = cl.ID
 	}
-	if f.Results, lerr = s.recipientMatches(c, f.Q, ids); lerr != nil {
-		return lerr
-	}
-	title := s.t(c, "mailings.new")
-	if f.ID != 0 {
-		title = s.t(c, "mailings.edit")
-	}
-	return s.render(c, View{Title: title, Content: pages.MailingFormPage(f), Partial: pages.MailingFormFields(f), Status: status})
+	f.Results, err = s.recipientMatches(c, f.Q, ids)
+	return err
 }
 
 // clientsByIDs loads the user's own clients among ids, however many, sorted by email.
@@ -161,36 +193,60 @@ func (s *Server) clientsByIDs(c *fiber.Ctx, ids []int64) ([]mailing.Client, erro
 	return out, nil
 }
 
-// mailingFromForm reads the posted form: the mailing, what to show again, the recipients and
-// the field errors (datetimes are entered in the user's time zone and stored in UTC).
-func (s *Server) mailingFromForm(c *fiber.Ctx) (mailing.Mailing, pages.MailingForm, store.Recipients, map[string]string) {
-	f := pages.MailingForm{
+// postedMailing reads the posted form as typed.
+func (s *Server) postedMailing(c *fiber.Ctx, id int64) mailingPost {
+	f := mailingPost{MailingForm: &pages.MailingForm{
+		ID:         id,
 		StartAt:    strings.TrimSpace(c.FormValue("start_at")),
 		EndAt:      strings.TrimSpace(c.FormValue("end_at")),
 		Period:     strings.TrimSpace(c.FormValue("period")),
 		AllClients: c.FormValue("all_clients") != "",
 		Q:          c.FormValue("q"),
-	}
-	errs := map[string]string{}
+	}}
 	f.MessageID, _ = strconv.ParseInt(c.FormValue("message_id"), 10, 64)
-	r := store.Recipients{All: f.AllClients}
+	f.recipients.All = f.AllClients
+	tags := formValues(c, "tags")
+	f.Tags = strings.Join(tags, ", ")
+	f.recipients.Tags, f.tagProblem = mailing.ParseTags(tags...)
 	for _, v := range formValues(c, "client_ids") {
 		id, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 		if err != nil || id <= 0 {
-			errs["client_ids"] = "validation.not_yours"
+			f.badIDs = true
 			continue
 		}
-		if !slices.Contains(r.ClientIDs, id) {
-			r.ClientIDs = append(r.ClientIDs, id)
+		if !slices.Contains(f.recipients.ClientIDs, id) {
+			f.recipients.ClientIDs = append(f.recipients.ClientIDs, id)
 		}
 	}
-	m := mailing.Mailing{MessageID: f.MessageID, Period: f.Period}
+	return f
+}
+
+// saveMailing validates the posted form and saves it as a new mailing or over one of the
+// user's own; "find" (the recipients search without JavaScript) shows the form again
+// instead.
+func (s *Server) saveMailing(c *fiber.Ctx, f mailingPost) (saved, error) {
+	if c.FormValue("find") != "" {
+		return saved{}, nil
+	}
+	m, errs := s.mailingOf(c, f)
+	if len(errs) > 0 {
+		return saved{}, invalidForm(errs)
+	}
+	m.OwnerID = currentUser(c).ID
+	return saved{next: "/mailings"}, s.Store.SaveMailing(c.UserContext(), &m, f.recipients)
+}
+
+// mailingOf is the mailing a posted form describes, with the translation keys of what is
+// wrong with it: datetimes are entered in the user's time zone and stored in UTC.
+func (s *Server) mailingOf(c *fiber.Ctx, f mailingPost) (mailing.Mailing, map[string]string) {
+	m := mailing.Mailing{ID: f.ID, MessageID: f.MessageID, Period: f.Period}
 	tz := page(c).Location()
 	var startErr, endErr bool
 	m.StartAt, startErr = parseLocal(f.StartAt, tz)
 	m.EndAt, endErr = parseLocal(f.EndAt, tz)
-	for k, v := range m.Validate() {
-		errs[k] = v
+	errs := m.Validate()
+	if f.Period == "" {
+		f.Period = m.Period
 	}
 	if startErr {
 		errs["start_at"] = "validation.datetime"
@@ -198,10 +254,13 @@ func (s *Server) mailingFromForm(c *fiber.Ctx) (mailing.Mailing, pages.MailingFo
 	if endErr {
 		errs["end_at"] = "validation.datetime"
 	}
-	if f.Period == "" {
-		f.Period = m.Period
+	if f.badIDs {
+		errs["client_ids"] = "validation.not_yours"
 	}
-	return m, f, r, errs
+	if f.tagProblem != "" {
+		errs["tags"] = f.tagProblem
+	}
+	return m, errs
 }
 
 // parseLocal reads a datetime-local value in tz as UTC; bad is true for a value that is not
@@ -230,86 +289,4 @@ func formValues(c *fiber.Ctx, name string) []string {
 		out = append(out, string(v))
 	}
 	return out
-}
-
-// saveMailing validates and saves the posted form as a new mailing (id 0) or over one of the
-// user's own; "find" (the recipients search without JavaScript) shows the form again instead.
-func (s *Server) saveMailing(c *fiber.Ctx, id int64) error {
-	m, f, r, errs := s.mailingFromForm(c)
-	m.ID, f.ID = id, id
-	m.OwnerID = currentUser(c).ID
-	if c.FormValue("find") != "" {
-		return s.mailingForm(c, f, r.ClientIDs, nil)
-	}
-	if len(errs) > 0 {
-		return s.mailingForm(c, f, r.ClientIDs, invalidForm(errs))
-	}
-	if err := s.Store.SaveMailing(c.UserContext(), &m, r); err != nil {
-		return s.mailingForm(c, f, r.ClientIDs, err)
-	}
-	key := "mailings.created"
-	if id != 0 {
-		key = "mailings.saved"
-	}
-	s.flash(c, "success", key)
-	return s.redirect(c, "/mailings")
-}
-
-func (s *Server) mailingCreate(c *fiber.Ctx) error { return s.saveMailing(c, 0) }
-
-func (s *Server) ownMailing(c *fiber.Ctx) (*mailing.Mailing, error) {
-	id, err := paramID(c)
-	if err != nil {
-		return nil, err
-	}
-	return forOwner(c, func(sc mailing.Scope) (*mailing.Mailing, error) { return s.Store.MailingByID(c.UserContext(), sc, id) })
-}
-
-func (s *Server) mailingEdit(c *fiber.Ctx) error {
-	m, err := s.ownMailing(c)
-	if err != nil {
-		return err
-	}
-	ids, err := s.Store.MailingRecipientIDs(c.UserContext(), m.ID)
-	if err != nil {
-		return err
-	}
-	tz := page(c).Location()
-	f := pages.MailingForm{
-		ID:        m.ID,
-		MessageID: m.MessageID,
-		StartAt:   m.StartAt.In(tz).Format(datetimeLocal),
-		EndAt:     m.EndAt.In(tz).Format(datetimeLocal),
-		Period:    m.Period,
-	}
-	return s.mailingForm(c, f, ids, nil)
-}
-
-func (s *Server) mailingUpdate(c *fiber.Ctx) error {
-	m, err := s.ownMailing(c)
-	if err != nil {
-		return err
-	}
-	return s.saveMailing(c, m.ID)
-}
-
-func (s *Server) mailingDeleteConfirm(c *fiber.Ctx) error {
-	m, err := s.ownMailing(c)
-	if err != nil {
-		return err
-	}
-	q := s.t(c, "mailings.delete_confirm", map[string]any{"Subject": m.MessageSubject})
-	return s.render(c, View{Title: q, Content: components.ConfirmDelete(q, c.Path(), "/mailings")})
-}
-
-func (s *Server) mailingDelete(c *fiber.Ctx) error {
-	m, err := s.ownMailing(c)
-	if err != nil {
-		return err
-	}
-	if err := s.Store.DeleteMailing(c.UserContext(), currentUser(c).ID, m.ID); err != nil {
-		return err
-	}
-	s.flash(c, "success", "mailings.deleted", map[string]any{"Subject": m.MessageSubject})
-	return s.removed(c, "/mailings")
 }

@@ -1,44 +1,57 @@
 package web
 
 import (
+	"context"
 	"slices"
 
 	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 
 	"mailer/app/mailing"
-	"mailer/app/store"
 	"mailer/views/pages"
 )
 
 // Manager powers: the users list with block and unblock, disabling and enabling a mailing,
 // and the audit log every one of those actions writes to. requireManager guards each route.
 
+// managerStore is what the managers' pages need of the database.
+type managerStore interface {
+	ListUsers(ctx context.Context, p mailing.UserListParams) (mailing.Page[mailing.UserRow], error)
+	UserRowByID(ctx context.Context, id int64) (*mailing.UserRow, error)
+	UserByID(ctx context.Context, id int64) (*mailing.User, error)
+	UserByEmail(ctx context.Context, email string) (*mailing.User, error)
+	BlockUser(ctx context.Context, actorID, userID int64, blocked bool, detail string) error
+	DisableMailing(ctx context.Context, actorID, mailingID int64, disabled bool, detail string) error
+	ListAudit(ctx context.Context, p mailing.ListParams) (mailing.Page[mailing.AuditEntry], error)
+}
+
 const managerUsersPath = "/manager/users"
 
-func (s *Server) managerUsers(c *fiber.Ctx) error { return s.renderUsers(c, fiber.StatusOK) }
+func (s *Server) managerUsers(c *fiber.Ctx) error {
+	v, err := s.usersView(c)
+	if err != nil {
+		return err
+	}
+	return s.render(c, v)
+}
 
-// renderUsers shows the users list the query string asks for, with status.
-func (s *Server) renderUsers(c *fiber.Ctx, status int) error {
-	p := store.UserListParams{ListParams: listParams(c), Role: c.Query("role")}
-	if !slices.Contains(store.UserStatuses, p.Status) {
+// usersView is the users list the query string asks for.
+func (s *Server) usersView(c *fiber.Ctx) (View, error) {
+	p := mailing.UserListParams{ListParams: listParams(c), Role: c.Query("role")}
+	if !slices.Contains(mailing.UserStatuses, p.Status) {
 		p.Status = ""
 	}
-	if p.Role != mailing.RoleUser && p.Role != mailing.RoleManager {
+	if !slices.Contains(mailing.Roles, p.Role) {
 		p.Role = ""
 	}
 	page, err := s.Store.ListUsers(c.UserContext(), p)
 	if err != nil {
-		return err
+		return View{}, err
 	}
-	sort, desc := store.UserSort(p.ListParams)
-	v := pages.UserList{
-		List:   listState(managerUsersPath, p.ListParams, sort, desc, page.Next, page.Prev),
-		Role:   p.Role,
-		Items:  page.Items,
-		SelfID: currentUser(c).ID,
-	}
-	return s.render(c, View{Title: s.t(c, "manager.users.title"), Content: pages.UsersPage(v), Partial: pages.UsersTable(v), Status: status})
+	l := listState(managerUsersPath, p.ListParams, page)
+	l.Filters = map[string]string{"role": p.Role}
+	v := pages.UserList{List: l, Items: page.Items, SelfID: currentUser(c).ID}
+	return View{Title: s.t(c, "manager.users.title"), Content: pages.UsersPage(v), Partial: pages.UsersTable(v)}, nil
 }
 
 func (s *Server) managerBlock(c *fiber.Ctx) error   { return s.setBlocked(c, true) }
@@ -57,14 +70,26 @@ func (s *Server) setBlocked(c *fiber.Ctx, blocked bool) error {
 		return err
 	}
 	me := currentUser(c)
-	if blocked && u.ID == me.ID {
-		s.flash(c, "error", "manager.cannot_block_self")
-		if isPartial(c) {
-			// Nothing to swap: the flash rides out of band.
-			c.Set("HX-Reswap", "none")
-			return s.render(c, View{Partial: templ.NopComponent, Content: templ.NopComponent, Status: fiber.StatusUnprocessableEntity})
+	refusal, status := "", fiber.StatusUnprocessableEntity
+	switch {
+	case blocked && u.ID == me.ID:
+		refusal = "manager.cannot_block_self"
+	case u.IsManager():
+		status = fiber.StatusForbidden
+		// One manager must not be able to end another's sessions (or undo the operator's
+		// block of one): managers are blocked and unblocked from the command line only.
+		refusal = "manager.cannot_block_manager"
+		s.Log.Warn("block of a manager refused", "request_id", requestIDOf(c), "manager_id", me.ID, "user_id", u.ID)
+	}
+	if refusal != "" {
+		s.flash(c, "error", refusal)
+		v, err := s.usersView(c)
+		if err != nil {
+			return err
 		}
-		return s.renderUsers(c, fiber.StatusUnprocessableEntity)
+		// With HTMX nothing is swapped: the flash rides out of band.
+		v.Partial, v.Reswap, v.Status = templ.NopComponent, "none", status
+		return s.render(c, v)
 	}
 	if err := s.Store.BlockUser(ctx, me.ID, u.ID, blocked, u.Email); err != nil {
 		return err
@@ -75,15 +100,13 @@ func (s *Server) setBlocked(c *fiber.Ctx, blocked bool) error {
 	}
 	s.Log.Info(event, "request_id", requestIDOf(c), "manager_id", me.ID, "user_id", u.ID)
 	s.flash(c, "success", msg, map[string]any{"Email": u.Email})
-	if isPartial(c) {
-		row, err := s.Store.UserRowByID(ctx, u.ID)
-		if err != nil {
-			return err
-		}
-		v := pages.UserList{SelfID: me.ID}
-		return s.render(c, View{Partial: pages.UserRowView(v, *row), Content: pages.UserRowView(v, *row)})
+	row, err := s.Store.UserRowByID(ctx, u.ID)
+	if err != nil {
+		return err
 	}
-	return c.Redirect(localPath(c.FormValue("next"), managerUsersPath), fiber.StatusSeeOther)
+	// HTMX replaces the row; a plain form goes back to the list as it was.
+	return s.render(c, View{Partial: pages.UserRowView(pages.UserList{SelfID: me.ID}, *row),
+		Back: localPath(c.FormValue("next"), managerUsersPath)})
 }
 
 func (s *Server) mailingDisable(c *fiber.Ctx) error { return s.setMailingDisabled(c, true) }
@@ -118,16 +141,13 @@ func (s *Server) setMailingDisabled(c *fiber.Ctx, disabled bool) error {
 func (s *Server) managerAudit(c *fiber.Ctx) error {
 	p := listParams(c)
 	p.Q, p.Sort, p.Desc = "", "", false
-	if !slices.Contains(store.AuditActions, p.Status) {
+	if !slices.Contains(mailing.AuditActions, p.Status) {
 		p.Status = ""
 	}
 	page, err := s.Store.ListAudit(c.UserContext(), p)
 	if err != nil {
 		return err
 	}
-	v := pages.AuditList{
-		List:  listState("/manager/audit", p, "", false, page.Next, page.Prev),
-		Items: page.Items,
-	}
+	v := pages.AuditList{List: listState("/manager/audit", p, page), Items: page.Items}
 	return s.render(c, View{Title: s.t(c, "manager.audit.title"), Content: pages.AuditPage(v), Partial: pages.AuditTable(v)})
 }

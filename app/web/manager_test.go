@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"mailer/app/mailing"
-	"mailer/app/store"
 	"mailer/app/testutil"
 )
 
@@ -160,6 +159,39 @@ func TestManagerBlockEndsSessionsAtOnceAndUnblockRestoresSignIn(t *testing.T) {
 		t.Fatalf("HTMX block: %d %.600s", r.StatusCode, r.Body)
 	}
 	mgrWantLogin(t, "re-blocked user's next request", b.get("/mailings"))
+}
+
+// TestAManagerCannotBlockAnotherManager: as the attack was made (finding 6), manager F posts
+// the block of manager M; it is refused with 403, M stays signed in, the row offers no
+// Block button, the refusal is logged, and the operator's CLI remains the way to do it.
+func TestAManagerCannotBlockAnotherManager(t *testing.T) {
+	srv := testutil.StartServer(t, testutil.ServerOptions{})
+	f := account(t, srv, "f@example.com", true)
+	m := account(t, srv, "m@example.com", true)
+	mid := userID(t, srv, "m@example.com")
+	if page := f.get("/manager/users"); strings.Contains(page.Body, `/manager/users/`+itoa(mid)+`/block"`) {
+		t.Fatal("another manager's row offers a Block button")
+	}
+	for _, hx := range []bool{false, true} {
+		var r response
+		if hx {
+			r = f.post("/manager/users/"+itoa(mid)+"/block", nil, "HX-Request", "true")
+		} else {
+			r = f.post("/manager/users/"+itoa(mid)+"/block", nil)
+		}
+		if r.StatusCode != http.StatusForbidden || !strings.Contains(r.Body, "from the command line") {
+			t.Fatalf("block of a manager (htmx %v): %d %.300s", hx, r.StatusCode, r.Body)
+		}
+	}
+	if u, _ := srv.App.Store.UserByID(context.Background(), mid); u.Blocked() {
+		t.Fatal("a manager blocked another manager")
+	}
+	if r := m.get("/manager/users"); r.StatusCode != http.StatusOK {
+		t.Fatalf("the other manager was signed out: %d", r.StatusCode)
+	}
+	if !strings.Contains(srv.Logs.String(), "block of a manager refused") {
+		t.Fatal("the refused block was not logged")
+	}
 }
 
 func TestManagerCannotBlockThemselves(t *testing.T) {
@@ -394,7 +426,7 @@ func TestAuditLogPagesNewestFirst(t *testing.T) {
 	mid := userID(t, srv, "boss@example.com")
 	ctx := context.Background()
 	for i := 1; i <= 30; i++ {
-		if err := srv.App.Store.Audit(ctx, mid, store.AuditDisableMailing, store.AuditTargetMailing, int64(i), fmt.Sprintf("subject %02d", i)); err != nil {
+		if err := srv.App.Store.Audit(ctx, mid, mailing.AuditDisableMailing, mailing.AuditTargetMailing, int64(i), fmt.Sprintf("subject %02d", i)); err != nil {
 			t.Fatal(err)
 		}
 		srv.Clock.Advance(time.Minute)
@@ -425,7 +457,7 @@ type mgrListedUser struct {
 func mgrListedUsers(t *testing.T, body string) map[string]mgrListedUser {
 	t.Helper()
 	out := map[string]mgrListedUser{}
-	emailRE := regexp.MustCompile(`<td>\s*([^<\s]+@example\.com)`)
+	emailRE := regexp.MustCompile(`<td[^>]*>\s*([^<\s]+@example\.com)`)
 	countRE := regexp.MustCompile(`class="mailings-count">(\d+)<`)
 	for _, m := range mgrUserRowRE.FindAllStringSubmatch(body, -1) {
 		e := emailRE.FindStringSubmatch(m[3])
@@ -469,7 +501,7 @@ func TestManagerUsersListCountsMailingsAndFilters(t *testing.T) {
 		}
 		now := srv.Clock.Now()
 		ml := &mailing.Mailing{OwnerID: alice, MessageID: msg.ID, StartAt: now, EndAt: now.Add(time.Hour), Period: mailing.PeriodNone}
-		if err := st.SaveMailing(ctx, ml, store.Recipients{All: true}); err != nil {
+		if err := st.SaveMailing(ctx, ml, mailing.Recipients{All: true}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,181 +1,134 @@
 package web
 
 import (
+	"context"
 	"strconv"
-	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
 	"mailer/app/mailing"
-	"mailer/app/store"
 	"mailer/views/components"
 	"mailer/views/pages"
 )
 
-func (s *Server) messagesList(c *fiber.Ctx) error {
-	p := listParams(c)
-	page, err := s.Store.ListMessages(c.UserContext(), readScope(c), p)
-	if err != nil {
-		return err
-	}
-	sort, desc := store.MessageSort(p)
-	v := pages.MessageList{
-		List:    listState("/messages", p, sort, desc, page.Next, page.Prev),
-		Items:   page.Items,
-		CanEdit: canEdit(c),
-		Manager: currentUser(c).IsManager(),
-	}
-	return s.render(c, View{Title: s.t(c, "messages.title"), Content: pages.MessagesPage(v), Partial: pages.MessagesTable(v)})
-}
+func messagePath(id int64) string { return "/messages/" + strconv.FormatInt(id, 10) }
 
-func (s *Server) messageView(c *fiber.Ctx) error {
-	id, err := paramID(c)
-	if err != nil {
-		return err
-	}
-	m, err := s.Store.MessageByID(c.UserContext(), readScope(c), id)
-	if err != nil {
-		return err
-	}
-	return s.render(c, View{Title: m.Subject, Content: pages.MessagePage(m, canEdit(c)(m.OwnerID), messagePreview(m))})
-}
-
-// previewSample is the recipient a message preview is rendered for.
-var previewSample = mailing.TemplateData{Name: "Ann Example", Email: "ann@example.com"}
-
-// messagePreview renders m's subject and body as a recipient would get them. Saved messages
-// always render, but a row from before templates were checked may not: its error is shown
-// in place of the preview rather than failing the page.
-func messagePreview(m *mailing.Message) pages.MessagePreview {
-	p := pages.MessagePreview{Sample: previewSample}
-	subject, body, err := mailing.ParseTemplates(m.Subject, m.Body)
-	if err != nil {
-		p.Error = err.Error()
-		return p
-	}
-	var sb, bb strings.Builder
-	if err := subject.Execute(&sb, previewSample); err != nil {
-		p.Error = err.Error()
-		return p
-	}
-	if err := body.Execute(&bb, previewSample); err != nil {
-		p.Error = err.Error()
-		return p
-	}
-	p.Subject, p.Body = sb.String(), bb.String()
-	return p
-}
-
-func (s *Server) messageNew(c *fiber.Ctx) error {
-	return s.messageForm(c, pages.MessageForm{}, nil)
-}
-
-func (s *Server) messageForm(c *fiber.Ctx, f pages.MessageForm, err error) error {
-	status := fiber.StatusOK
-	if err != nil {
-		fields, msg, st, ok := s.formErrors(c, err)
-		if !ok {
+// messages are what mailings send, served by the entity handlers. A message a mailing
+// still sends cannot be deleted. Previews and test sends are in preview.go.
+func (s *Server) messages() *entity[mailing.Message, *pages.MessageForm] {
+	return &entity[mailing.Message, *pages.MessageForm]{
+		s: s, kind: "messages", byID: s.Store.MessageByID, list: s.Store.ListMessages, count: s.Store.CountMessageList, remove: s.Store.DeleteMessage,
+		listPage: pages.MessagesPage, listTable: pages.MessagesTable,
+		page: func(c *fiber.Ctx, m *mailing.Message) (View, error) {
+			p, err := s.savedPreview(c, m)
+			return View{Title: components.SubjectText(m.Subject), Content: pages.MessagePage(m, canEdit(c)(m.OwnerID), p)}, err
+		},
+		blank: func() *pages.MessageForm { return &pages.MessageForm{Format: mailing.FormatText} },
+		edit: func(_ *fiber.Ctx, m *mailing.Message) (*pages.MessageForm, error) {
+			f := &pages.MessageForm{ID: m.ID, Subject: m.Subject, Format: m.Format, Body: m.Body, TextBody: m.TextBody}
+			if m.LayoutID != nil {
+				f.Layout = strconv.FormatInt(*m.LayoutID, 10)
+			}
+			return f, nil
+		},
+		choices: func(c *fiber.Ctx, f *pages.MessageForm) (err error) {
+			f.Layouts, err = s.Store.LayoutChoices(c.UserContext(), currentUser(c).ID)
+			for _, l := range f.Layouts {
+				f.HasDefault = f.HasDefault || l.Name == mailing.DefaultLayoutName
+			}
 			return err
-		}
-		f.Errors, f.Error, status = fields, msg, st
+		},
+		fields: pages.MessageFormFields,
+		posted: messageForm,
+		save:   s.saveMessage,
+		names:  func(m *mailing.Message) map[string]any { return map[string]any{"Subject": m.Subject} },
+		path:   func(m *mailing.Message) string { return messagePath(m.ID) },
 	}
-	title := s.t(c, "messages.new")
+}
+
+// messageStore is what the messages pages need of the database.
+type messageStore interface {
+	ListMessages(ctx context.Context, scope mailing.Scope, p mailing.ListParams) (mailing.Page[mailing.Message], error)
+	MessageByID(ctx context.Context, scope mailing.Scope, id int64) (*mailing.Message, error)
+	SaveMessage(ctx context.Context, m *mailing.Message) error
+	DeleteMessage(ctx context.Context, ownerID, id int64) error
+	LayoutChoices(ctx context.Context, ownerID int64) ([]mailing.Layout, error)
+	DefaultLayout(ctx context.Context, ownerID int64) (int64, error)
+}
+
+// messageForm reads the posted message form for the message id (0: a new one) as typed:
+// the subject is validated, never cleaned, so a line break in it is reported instead of
+// silently removed.
+func messageForm(c *fiber.Ctx, id int64) *pages.MessageForm {
+	return &pages.MessageForm{ID: id, Subject: c.FormValue("subject"), Format: c.FormValue("format"),
+		Body: c.FormValue("body"), TextBody: c.FormValue("text_body"), Layout: c.FormValue("layout_id")}
+}
+
+// saveMessage validates, compiles and saves a posted message. Choosing the default layout
+// saves the user's own copy of it first, which they may then change.
+func (s *Server) saveMessage(c *fiber.Ctx, f *pages.MessageForm) (saved, error) {
+	m, clipped, err := s.storeMessage(c, f)
+	if err != nil {
+		return saved{}, err
+	}
+	if clipped {
+		s.flash(c, "info", "messages.clip_warning")
+	}
+	next := "/messages"
 	if f.ID != 0 {
-		title = s.t(c, "messages.edit")
+		next = messagePath(f.ID) // an edit returns to the message
 	}
-	return s.render(c, View{Title: title, Content: pages.MessageFormPage(f), Partial: pages.MessageFormFields(f), Status: status})
+	return saved{next: next, names: map[string]any{"Subject": m.Subject}}, nil
 }
 
-// messageFromForm reads the form as typed: the subject is validated, never cleaned, so a
-// line break in it is reported instead of silently removed.
-func messageFromForm(c *fiber.Ctx) (mailing.Message, pages.MessageForm) {
-	f := pages.MessageForm{Subject: c.FormValue("subject"), Body: c.FormValue("body")}
-	return mailing.Message{Subject: f.Subject, Body: f.Body}, f
-}
-
-// ownMessage loads one of the signed-in user's messages for a change (404 for another
-// user's, 403 for a manager looking at someone else's).
-func (s *Server) ownMessage(c *fiber.Ctx) (*mailing.Message, error) {
-	id, err := paramID(c)
+// storeMessage checks, compiles and saves the message f describes (the form's and the
+// API's one path); clipped reports HTML past what Gmail shows.
+func (s *Server) storeMessage(c *fiber.Ctx, f *pages.MessageForm) (m *mailing.Message, clipped bool, err error) {
+	m, tpl, err := s.composeMessage(c, f)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return forOwner(c, func(sc mailing.Scope) (*mailing.Message, error) { return s.Store.MessageByID(c.UserContext(), sc, id) })
+	if m.Format != mailing.FormatText && f.Layout == "default" {
+		id, err := s.Store.DefaultLayout(c.UserContext(), m.OwnerID)
+		if err != nil {
+			return nil, false, err
+		}
+		m.LayoutID = &id
+	}
+	if err := s.Store.SaveMessage(c.UserContext(), m); err != nil {
+		return nil, false, err
+	}
+	r, err := tpl.Render(previewSample(s.Config.MailFrom, ""))
+	return m, err == nil && len(r.HTML) > mailing.HTMLClipSize, nil
 }
 
-func (s *Server) messageCreate(c *fiber.Ctx) error {
-	m, f := messageFromForm(c)
-	m.OwnerID = currentUser(c).ID
-	if errs := m.Validate(); len(errs) > 0 {
-		return s.messageForm(c, f, invalidForm(errs))
+// composeMessage is the message a form describes, checked and compiled with the layout it
+// chose ("default": the default layout, whether or not the user has saved their copy).
+func (s *Server) composeMessage(c *fiber.Ctx, f *pages.MessageForm) (*mailing.Message, *mailing.Template, error) {
+	m := &mailing.Message{ID: f.ID, OwnerID: currentUser(c).ID, Subject: f.Subject, Format: f.Format, Body: f.Body, TextBody: f.TextBody}
+	if err := m.Check(); err != nil {
+		return nil, nil, err
 	}
-	if err := s.Store.CreateMessage(c.UserContext(), &m); err != nil {
-		return s.messageForm(c, f, err)
+	var layout *mailing.Layout
+	switch {
+	case m.Format == mailing.FormatText || f.Layout == "":
+	case f.Layout == "default":
+		layout = &mailing.Layout{Name: mailing.DefaultLayoutName, HTML: mailing.DefaultLayoutHTML}
+	default:
+		id, err := strconv.ParseInt(f.Layout, 10, 64)
+		if err == nil {
+			layout, err = s.Store.LayoutByID(c.UserContext(), ownScope(c), id)
+		}
+		if err != nil && (mailing.ErrorCode(err) == mailing.ENOTFOUND || id == 0) {
+			return nil, nil, invalidForm(map[string]string{"layout_id": "validation.not_yours"})
+		} else if err != nil {
+			return nil, nil, err
+		}
+		m.LayoutID = &layout.ID
 	}
-	s.flash(c, "success", "messages.created", map[string]any{"Subject": m.Subject})
-	return s.redirect(c, "/messages")
-}
-
-func (s *Server) messageEdit(c *fiber.Ctx) error {
-	m, err := s.ownMessage(c)
+	tpl, err := mailing.Compile(m, layout)
 	if err != nil {
-		return err
+		return nil, nil, mailing.InvalidTemplate(err, "body")
 	}
-	return s.messageForm(c, pages.MessageForm{ID: m.ID, Subject: m.Subject, Body: m.Body}, nil)
-}
-
-func (s *Server) messageUpdate(c *fiber.Ctx) error {
-	old, err := s.ownMessage(c)
-	if err != nil {
-		return err
-	}
-	m, f := messageFromForm(c)
-	m.ID, f.ID = old.ID, old.ID
-	if errs := m.Validate(); len(errs) > 0 {
-		return s.messageForm(c, f, invalidForm(errs))
-	}
-	if err := s.Store.UpdateMessage(c.UserContext(), currentUser(c).ID, &m); err != nil {
-		return s.messageForm(c, f, err)
-	}
-	s.flash(c, "success", "messages.saved", map[string]any{"Subject": m.Subject})
-	return s.redirect(c, "/messages/"+strconv.FormatInt(m.ID, 10))
-}
-
-func (s *Server) messageDeleteConfirm(c *fiber.Ctx) error {
-	m, err := s.ownMessage(c)
-	if err != nil {
-		return err
-	}
-	q := s.t(c, "messages.delete_confirm", map[string]any{"Subject": m.Subject})
-	return s.render(c, View{Title: q, Content: components.ConfirmDelete(q, c.Path(), "/messages/"+strconv.FormatInt(m.ID, 10))})
-}
-
-func (s *Server) messageDelete(c *fiber.Ctx) error {
-	m, err := s.ownMessage(c)
-	if err != nil {
-		return err
-	}
-	err = s.Store.DeleteMessage(c.UserContext(), currentUser(c).ID, m.ID)
-	if mailing.ErrorCode(err) == mailing.ECONFLICT {
-		return s.messageInUse(c, m)
-	}
-	if err != nil {
-		return err
-	}
-	s.flash(c, "success", "messages.deleted", map[string]any{"Subject": m.Subject})
-	return s.removed(c, "/messages")
-}
-
-// messageInUse explains why a message a mailing still sends stays. HTMX keeps the row and
-// shows the reason in the flash region (as handleError does); a plain form goes back to the
-// message with the reason as a flash.
-func (s *Server) messageInUse(c *fiber.Ctx, m *mailing.Message) error {
-	if isPartial(c) {
-		msg := components.FormError(s.t(c, "messages.in_use"))
-		c.Set("HX-Retarget", "#flashes")
-		c.Set("HX-Reswap", "innerHTML")
-		return s.render(c, View{Title: s.t(c, "messages.in_use"), Content: msg, Partial: msg, Status: fiber.StatusConflict})
-	}
-	s.flash(c, "error", "messages.in_use")
-	return s.redirect(c, "/messages/"+strconv.FormatInt(m.ID, 10))
+	return m, tpl, nil
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"mailer/app/mailing"
-	"mailer/app/store"
 	"mailer/app/testutil"
 )
 
@@ -42,7 +41,7 @@ func TestMessageCRUDShowsTheBodyAsWrittenAndExplainsPlaceholders(t *testing.T) {
 		!strings.Contains(view.Body, "Hello {{.Name}},\n\n  indented line\n&lt;b&gt;not bold&lt;/b&gt;") {
 		t.Fatalf("view does not show the body preformatted and escaped: %.1500s", view.Body)
 	}
-	if !strings.Contains(view.Body, "{{.Name}} and {{.Email}} are replaced") {
+	if !strings.Contains(view.Body, "{{.Name}}, {{.Email}} and {{.UnsubscribeURL}} are replaced") {
 		t.Fatal("view does not explain the placeholders")
 	}
 	if !strings.Contains(view.Body, "/messages/"+id+"/edit") || !strings.Contains(view.Body, "/messages/"+id+"/delete") {
@@ -246,7 +245,7 @@ func TestMessageUsedByAMailingCannotBeDeleted(t *testing.T) {
 	}
 	start := time.Now().Add(time.Hour)
 	ml := &mailing.Mailing{OwnerID: user.ID, MessageID: msg.ID, StartAt: start, EndAt: start.Add(24 * time.Hour), Period: mailing.PeriodNone}
-	if err := srv.App.Store.SaveMailing(ctx, ml, store.Recipients{All: true}); err != nil {
+	if err := srv.App.Store.SaveMailing(ctx, ml, mailing.Recipients{All: true}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -336,7 +335,8 @@ func TestMessagePreviewOfABrokenLegacyTemplateShowsTheError(t *testing.T) {
 func TestMessageWithAnInvalidTemplateIsRefusedInPlace(t *testing.T) {
 	srv := testutil.StartServer(t, testutil.ServerOptions{})
 	a := account(t, srv, "tpl@example.com", false)
-	const wantMsg = "The subject or body has a template error."
+	// The error names the line it is on (all of these are on the first).
+	const wantMsg = "Template error on line 1:"
 	for _, body := range []string{"Hello {{.Nope}}", "Hello {{.Name", "{{range}}"} {
 		r := a.post("/messages/new", url.Values{"subject": {"Template"}, "body": {body}}, "HX-Request", "true")
 		if r.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(r.Body, wantMsg) ||

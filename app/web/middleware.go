@@ -83,6 +83,22 @@ func (s *Server) recoverPanics(c *fiber.Ctx) (err error) {
 
 // securityHeaders applies to every response. The CSP allows no inline script: all page
 // glue lives in static/js/app.js.
+// strictTransport tells browsers to come back over HTTPS only (HSTS, a year) when the site
+// is served over HTTPS, as BASE_URL says; over plain HTTP the header would be ignored, and
+// on a development machine it would pin localhost to HTTPS.
+func (s *Server) strictTransport(c *fiber.Ctx) error {
+	if s.Config.Secure() {
+		c.Locals(localHSTS, true) // for setSecurityHeaders, after an error reset the response
+		c.Set(fiber.HeaderStrictTransportSecurity, hstsValue)
+	}
+	return c.Next()
+}
+
+const (
+	localHSTS = "hsts"
+	hstsValue = "max-age=31536000; includeSubDomains"
+)
+
 func securityHeaders(c *fiber.Ctx) error {
 	setSecurityHeaders(c)
 	return c.Next()
@@ -102,6 +118,9 @@ func setSecurityHeaders(c *fiber.Ctx) {
 	c.Set("X-Frame-Options", "DENY")
 	c.Set("X-Content-Type-Options", "nosniff")
 	c.Set("Referrer-Policy", "same-origin")
+	if on, _ := c.Locals(localHSTS).(bool); on {
+		c.Set(fiber.HeaderStrictTransportSecurity, hstsValue)
+	}
 }
 
 // limitBody holds a request to max bytes; Fiber's own limit is global and set higher.
@@ -109,7 +128,7 @@ func (s *Server) limitBody(max int) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		if len(c.Request().Body()) > max || c.Request().Header.ContentLength() > max {
 			// Middleware runs before routing, so the upload route is recognised by its path.
-			if c.Path() == "/clients/import" && max < uploadBodyLimit &&
+			if (c.Path() == "/clients/import" || c.Path() == "/suppressions/import") && max < uploadBodyLimit &&
 				len(c.Request().Body()) <= uploadBodyLimit && c.Request().Header.ContentLength() <= uploadBodyLimit {
 				return c.Next()
 			}

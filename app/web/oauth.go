@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"mailer/app/auth"
+	"mailer/views/components"
 	"mailer/views/pages"
 )
 
@@ -34,7 +35,7 @@ func (s *Server) oauthStart(c *fiber.Ctx) error {
 	}
 	payload := base64.RawURLEncoding.EncodeToString([]byte(name + "\n" + state + "\n" + sess.Marshal()))
 	s.setCookie(c, cookieOAuth, payload+"."+s.sign("oauth|"+payload), 10*time.Minute)
-	return c.Redirect(authURL, fiber.StatusSeeOther)
+	return s.redirect(c, authURL)
 }
 
 // oauthCallback checks the state, exchanges the code and signs the provider's user in.
@@ -46,7 +47,7 @@ func (s *Server) oauthCallback(c *fiber.Ctx) error {
 	}
 	fail := func(msgID string) error {
 		s.Log.Info("oauth sign-in failed", "provider", name, "reason", msgID)
-		f := pages.AuthForm{Providers: s.Providers.Names(), Error: s.t(c, msgID)}
+		f := pages.AuthForm{Providers: s.Providers.Names(), FormState: components.FormState{Error: s.t(c, msgID)}}
 		return s.render(c, View{Title: s.t(c, "auth.login.title"), Content: pages.LoginPage(f), Status: fiber.StatusUnauthorized})
 	}
 	raw := c.Cookies(cookieOAuth)
@@ -81,8 +82,9 @@ func (s *Server) oauthCallback(c *fiber.Ctx) error {
 	}
 	u, err := s.Auth.OAuthSignIn(c.UserContext(), name, gu)
 	if err != nil {
-		if _, msg, _, ok := s.formErrors(c, err); ok && msg != "" {
-			f := pages.AuthForm{Providers: s.Providers.Names(), Error: msg}
+		var st components.FormState
+		if _, ferr := s.formError(c, &st, err); ferr == nil && st.Error != "" {
+			f := pages.AuthForm{Providers: s.Providers.Names(), FormState: st}
 			return s.render(c, View{Title: s.t(c, "auth.login.title"), Content: pages.LoginPage(f), Status: fiber.StatusUnauthorized})
 		}
 		return err
@@ -90,5 +92,5 @@ func (s *Server) oauthCallback(c *fiber.Ctx) error {
 	if err := s.signIn(c, u); err != nil {
 		return err
 	}
-	return c.Redirect("/", fiber.StatusSeeOther)
+	return s.redirect(c, "/")
 }

@@ -15,7 +15,7 @@ import (
 
 	"mailer/app/config"
 	"mailer/app/i18n"
-	"mailer/app/store"
+	"mailer/app/mailing"
 	"mailer/views/pages"
 )
 
@@ -151,8 +151,8 @@ func FuzzLocalPath(f *testing.F) {
 		}
 		if fallback == "/" {
 			resp = post("/lang", url.Values{"lang": {"ru"}, "next": {next}})
-			if loc := resp.Header.Values("Location"); resp.StatusCode != http.StatusSeeOther || len(loc) != 1 || loc[0] != got {
-				t.Fatalf("language switch for next=%q: %d Location %q, want %q", next, resp.StatusCode, loc, got)
+			if loc := resp.Header.Values(header); resp.StatusCode != status || len(loc) != 1 || loc[0] != got {
+				t.Fatalf("language switch for next=%q: %d %s %q, want %q", next, resp.StatusCode, header, loc, got)
 			}
 		}
 	})
@@ -329,7 +329,7 @@ func FuzzStatsFilter(f *testing.F) {
 		if from.After(to) || to.After(from.AddDate(0, 0, statsMaxDays-1)) || from.Location() != loc || to.Location() != loc {
 			t.Fatalf("period %s – %s", from, to)
 		}
-		start, end := store.StatsFilter{Loc: loc, From: from, To: to}.Bounds()
+		start, end := mailing.StatsFilter{Loc: loc, From: from, To: to}.Bounds()
 		if !start.Before(end) || start.UTC().Year() < 1 || end.UTC().Year() > 10000 {
 			t.Fatalf("from=%q to=%q in %s: the store looks up %s – %s", rawFrom, rawTo, loc, start.UTC(), end.UTC())
 		}

@@ -1,26 +1,47 @@
 package web
 
 import (
+	"context"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	"mailer/app/i18n"
 	"mailer/views/pages"
 )
 
-func (s *Server) profileForm(c *fiber.Ctx, f pages.ProfileForm, status int) error {
+// profileStore is what the account page needs of the database.
+type profileStore interface {
+	SetProfile(ctx context.Context, id int64, lang, tz string) error
+}
+
+// profileForm renders the account page with f; sub, when not nil, changes the subscribe
+// form's part (a refused change shown in place).
+func (s *Server) profileForm(c *fiber.Ctx, f pages.ProfileForm, sub func(*pages.SubscribeSettings), status int) error {
 	f.Languages = s.catalogLanguages()
 	f.Zones = pages.CommonZones
+	var err error
+	if f.Subscribe, _, err = s.subscribeSettings(c); err != nil {
+		return err
+	}
+	if sub != nil {
+		sub(&f.Subscribe)
+	}
 	return s.render(c, View{Title: s.t(c, "profile.title"), Content: pages.ProfilePage(f), Partial: pages.ProfileFormFields(f), Status: status})
 }
 
-func (s *Server) profilePage(c *fiber.Ctx) error {
+// profileDefaults is the profile form as saved.
+func (s *Server) profileDefaults(c *fiber.Ctx) pages.ProfileForm {
 	u := currentUser(c)
 	tz := u.Timezone
 	if tz == "" {
 		tz = s.Config.DefaultTimezone.String()
 	}
-	return s.profileForm(c, pages.ProfileForm{Email: u.Email, Language: page(c).Lang, Timezone: tz}, fiber.StatusOK)
+	return pages.ProfileForm{Email: u.Email, Language: page(c).Lang, Timezone: tz}
+}
+
+func (s *Server) profilePage(c *fiber.Ctx) error {
+	return s.profileForm(c, s.profileDefaults(c), nil, fiber.StatusOK)
 }
 
 // profileUpdate saves the language and time zone. Datetimes are entered and shown in this
@@ -33,7 +54,7 @@ func (s *Server) profileUpdate(c *fiber.Ctx) error {
 		f.Errors[field] = s.t(c, id)
 	}
 	if len(f.Errors) > 0 {
-		return s.profileForm(c, f, fiber.StatusUnprocessableEntity)
+		return s.profileForm(c, f, nil, fiber.StatusUnprocessableEntity)
 	}
 	if err := s.Store.SetProfile(c.UserContext(), u.ID, f.Language, f.Timezone); err != nil {
 		return err
@@ -41,7 +62,7 @@ func (s *Server) profileUpdate(c *fiber.Ctx) error {
 	s.setCookie(c, cookieLang, f.Language, 365*24*time.Hour)
 	// The flash is read on the next page, in the newly chosen language.
 	page(c).Lang = f.Language
-	c.SetUserContext(withLanguage(c.UserContext(), s.Catalog.For(f.Language)))
+	c.SetUserContext(i18n.WithLocalizer(c.UserContext(), s.Catalog.For(f.Language)))
 	s.flash(c, "success", "profile.saved")
 	return s.redirect(c, "/account")
 }

@@ -14,12 +14,13 @@ const queuesPath = "/manager/queues"
 
 func isQueuesPath(p string) bool { return p == queuesPath || strings.HasPrefix(p, queuesPath+"/") }
 
-// queueMonitor mounts asynqmon. It has no authentication of its own: the routes put
-// requireManager in front. Its page needs an inline script and makes XHR POSTs without our
+// queueMonitor mounts asynqmon, read-only: pausing or deleting a queue stops everyone's
+// sending, which is beyond a manager's read-only oversight (operators have the CLI and
+// Redis). It has no authentication of its own: the routes put requireManager in front. Its page needs an inline script and makes XHR POSTs without our
 // form token, so this path alone gets a CSP that allows inline script (securityHeaders) and
 // an Origin check in place of the CSRF token (checkCSRF); SameSite cookies do the rest.
 func (s *Server) queueMonitor() fiber.Handler {
-	s.queues = asynqmon.New(asynqmon.Options{RootPath: queuesPath, RedisConnOpt: s.Redis.ConnOpt()})
+	s.queues = asynqmon.New(asynqmon.Options{RootPath: queuesPath, RedisConnOpt: s.Redis.ConnOpt(), ReadOnly: true})
 	return adaptor.HTTPHandler(s.queues)
 }
 

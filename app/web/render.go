@@ -1,11 +1,7 @@
 package web
 
 import (
-	"bytes"
-	"context"
-	"crypto/sha256"
-	"encoding/base64"
-	"fmt"
+	"errors"
 
 	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
@@ -15,7 +11,8 @@ import (
 	"mailer/views/layouts"
 )
 
-// View is what a handler hands to render.
+// View is what a handler hands to render, which alone decides between a full page and an
+// HTMX fragment.
 type View struct {
 	Title   string
 	Content templ.Component // the page body inside the layout
@@ -23,10 +20,17 @@ type View struct {
 	// Nil means the full page even for HTMX.
 	Partial templ.Component
 	Status  int
+	// Retarget and Reswap send the partial elsewhere than where the request asked
+	// (HX-Retarget, HX-Reswap): an error into the flash region, or "none" to swap nothing.
+	Retarget, Reswap string
+	// Back is where a plain request goes when the view has no Content: an action whose
+	// answer is only a fragment of the page it came from (send now, a progress poll, a
+	// removed row, a blocked user's row).
+	Back string
 }
 
-// isPartial is the one place that decides between a full page and an HTMX fragment.
-// A history restore asks for the whole page even though it comes from HTMX.
+// isPartial reports whether the request asks for a fragment. A history restore asks for
+// the whole page even though it comes from HTMX.
 func isPartial(c *fiber.Ctx) bool {
 	return c.Get("HX-Request") == "true" && c.Get("HX-History-Restore-Request") != "true"
 }
@@ -34,6 +38,10 @@ func isPartial(c *fiber.Ctx) bool {
 // render writes v as a full page or, for HTMX, as its partial plus any flash messages
 // swapped out of band so they are not lost.
 func (s *Server) render(c *fiber.Ctx, v View) error {
+	partial := isPartial(c) && v.Partial != nil
+	if !partial && v.Content == nil {
+		return s.redirect(c, v.Back)
+	}
 	c.Vary("HX-Request")
 	c.Set(fiber.HeaderCacheControl, "private, no-cache")
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
@@ -44,94 +52,53 @@ func (s *Server) render(c *fiber.Ctx, v View) error {
 	p := page(c)
 	w := c.Response().BodyWriter()
 	c.Locals(localRendered, true)
-	if isPartial(c) && v.Partial != nil {
-		if err := v.Partial.Render(ctx, w); err != nil {
-			return err
-		}
-		if len(p.Flashes) > 0 {
-			return components.Flashes(p.Flashes, true).Render(ctx, w)
-		}
-		return nil
+	if !partial {
+		return layouts.Base(v.Title).Render(templ.WithChildren(ctx, v.Content), w)
 	}
-	return layouts.Base(v.Title).Render(templ.WithChildren(ctx, v.Content), w)
-}
-
-// pageETag lets a browser revalidate a page without the server rendering it. The ETag is
-// computed before the handler runs from everything a page shows: the URL and whether HTMX
-// asks for a part, the user and their session's CSRF token, the language and time zone,
-// the data version of what the user may see (bumped by every write and every attempt),
-// and the clock's minute (statuses turn over with time). A match answers 304 at once: no
-// queries, no rendering.
-func (s *Server) pageETag(c *fiber.Ctx) error {
-	if c.Method() != fiber.MethodGet || isQueuesPath(c.Path()) {
-		return c.Next()
+	if v.Retarget != "" {
+		c.Set("HX-Retarget", v.Retarget)
 	}
-	p := page(c)
-	scope := mailing.Scope{All: true}
-	uid := int64(0)
-	if u := currentUser(c); u != nil {
-		scope, uid = readScope(c), u.ID
+	if v.Reswap != "" {
+		c.Set("HX-Reswap", v.Reswap)
 	}
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%d\x00%s\x00%s\x00%s\x00%s\x00%d",
-		c.Request().URI().RequestURI(), c.Get("HX-Request"), c.Get("HX-History-Restore-Request"),
-		uid, p.CSRF, p.Lang, p.Location().String(), s.Versions.Of(c.UserContext(), scope),
-		s.Clock.Now().Unix()/60)
-	etag := `W/"` + base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:16]) + `"`
-	// A pending flash is shown once: such a page must be rendered, not revalidated.
-	if len(p.Flashes) == 0 {
-		if match := c.Get(fiber.HeaderIfNoneMatch); match != "" && etagMatches(match, etag) {
-			c.Vary("HX-Request", "Cookie")
-			c.Set(fiber.HeaderCacheControl, "private, no-cache")
-			c.Set(fiber.HeaderETag, etag)
-			return c.SendStatus(fiber.StatusNotModified)
-		}
-	}
-	if err := c.Next(); err != nil {
+	if err := v.Partial.Render(ctx, w); err != nil {
 		return err
 	}
-	if c.Response().StatusCode() == fiber.StatusOK && len(p.Flashes) == 0 &&
-		bytes.HasPrefix(c.Response().Header.ContentType(), []byte("text/html")) {
-		c.Set(fiber.HeaderETag, etag)
-		c.Vary("Cookie")
+	if len(p.Flashes) > 0 {
+		return components.Flashes(p.Flashes, true).Render(ctx, w)
 	}
 	return nil
 }
 
-// bumpOnWrite moves the data version on after every unsafe request of a signed-in user, so
-// no cached figure or page outlives their change; a manager's action also changes how
-// others' data reads (blocked owners, disabled mailings).
-func (s *Server) bumpOnWrite(c *fiber.Ctx) error {
-	err := c.Next()
-	if c.Method() == fiber.MethodGet || c.Method() == fiber.MethodHead {
-		return err
+// redirect sends the browser to path: a 303 for a plain request, HX-Redirect for HTMX (which
+// would otherwise swap the next page into the current target).
+func (s *Server) redirect(c *fiber.Ctx, path string) error {
+	if isPartial(c) {
+		c.Set("HX-Redirect", path)
+		return c.SendStatus(fiber.StatusOK)
 	}
-	if u := currentUser(c); u != nil {
-		ctx := context.WithoutCancel(c.UserContext())
-		s.Versions.Bump(ctx, u.ID)
-		if u.IsManager() {
-			s.Versions.BumpAdmin(ctx)
-		}
-	}
-	return err
+	return c.Redirect(path, fiber.StatusSeeOther)
 }
-
-func etagMatches(header, etag string) bool {
-	for _, part := range bytes.Split([]byte(header), []byte(",")) {
-		if string(bytes.TrimSpace(part)) == etag || string(bytes.TrimSpace(part)) == "*" {
-			return true
-		}
-	}
-	return false
-}
-
-type templComponent = templ.Component
 
 // removed answers a delete: HTMX removes the row in place (an empty body replaces it, the
 // flash rides out of band); a plain form goes back to the list.
 func (s *Server) removed(c *fiber.Ctx, list string) error {
-	if isPartial(c) {
-		return s.render(c, View{Partial: templ.NopComponent, Content: templ.NopComponent})
+	return s.render(c, View{Partial: templ.NopComponent, Back: list})
+}
+
+// refuse answers an action a rule forbids (deleting a message a mailing still sends): HTMX
+// shows the reason in the flash region and leaves the page as it is; a plain request goes
+// back to back with the reason as a flash. An error that is not the domain's is returned.
+func (s *Server) refuse(c *fiber.Ctx, err error, status int, back string) error {
+	var e *mailing.Error
+	if !errors.As(err, &e) {
+		return err
 	}
-	return c.Redirect(list, fiber.StatusSeeOther)
+	if !isPartial(c) {
+		s.flash(c, "error", e.Message)
+		return s.redirect(c, back)
+	}
+	msg := components.FormError(s.t(c, e.Message))
+	return s.render(c, View{Title: s.t(c, e.Message), Content: msg, Partial: msg, Status: status,
+		Retarget: "#flashes", Reswap: "innerHTML"})
 }

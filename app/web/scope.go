@@ -2,6 +2,7 @@ package web
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -51,6 +52,7 @@ func listParams(c *fiber.Ctx) mailing.ListParams {
 		Sort:   c.Query("sort"),
 		Desc:   c.Query("desc") == "1",
 		Status: c.Query("status"),
+		Tag:    strings.TrimSpace(c.Query("tag")),
 		Limit:  25,
 	}
 	if b := c.Query("before"); b != "" {
@@ -61,6 +63,11 @@ func listParams(c *fiber.Ctx) mailing.ListParams {
 	return p
 }
 
-func listState(base string, p mailing.ListParams, sort string, desc bool, next, prev string) components.ListState {
-	return components.ListState{Base: base, Q: p.Q, Sort: sort, Desc: desc, Status: p.Status, Next: next, Prev: prev}
+// listState is what a list view needs to link to its other pages, sorts and filters.
+func listState[T any](base string, p mailing.ListParams, page mailing.Page[T]) components.ListState {
+	l := components.ListState{Base: base, Q: p.Q, Sort: page.Sort, Desc: page.Desc, Status: p.Status, Next: page.Next, Prev: page.Prev}
+	if p.Tag != "" {
+		l.Filters = map[string]string{"tag": p.Tag}
+	}
+	return l
 }

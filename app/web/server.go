@@ -13,6 +13,7 @@ import (
 	"github.com/hibiken/asynqmon"
 
 	"mailer/app/auth"
+	"mailer/app/bounce"
 	"mailer/app/cache"
 	"mailer/app/config"
 	"mailer/app/i18n"
@@ -20,14 +21,35 @@ import (
 	"mailer/app/mailing"
 	"mailer/app/metrics"
 	"mailer/app/sending"
-	"mailer/app/store"
 	"mailer/app/tasks"
 )
+
+// Store is the database as the web layer sees it: the narrow interfaces its handlers
+// declare beside them (clientStore in clients.go, …), which *store.Store implements.
+type Store interface {
+	clientStore
+	clientsCSVStore
+	messageStore
+	layoutStore
+	suppressionStore
+	mailingStore
+	sendStore
+	managerStore
+	homeStore
+	listCountStore
+	statsStore
+	profileStore
+	unsubscribeStore
+	apiStore
+	tokenStore
+	subscribeStore
+	pinger
+}
 
 // Deps are everything the web layer needs, passed in explicitly.
 type Deps struct {
 	Config  config.Config
-	Store   *store.Store
+	Store   Store
 	Redis   *tasks.Redis
 	Catalog *i18n.Catalog
 	Mail    mail.Sender
@@ -38,8 +60,10 @@ type Deps struct {
 	Providers *auth.Providers
 	Limiter   *auth.Limiter
 	Engine    *sending.Engine
-	Versions  *cache.Versions
-	Cache     *cache.Cache
+	// Bounces checks and records bounce webhooks; nil (or unconfigured) answers 404.
+	Bounces  *bounce.Webhooks
+	Versions *cache.Versions
+	Cache    *cache.Cache
 	// Metrics is served on /metrics and observes HTTP latency; nil disables both.
 	Metrics *metrics.Metrics
 }

@@ -10,10 +10,7 @@ import (
 	"mailer/views/viewctx"
 )
 
-const (
-	cookieSession = "mailer_session"
-	localUser     = "user"
-)
+const localUser = "user"
 
 // loadUser resolves the session cookie to a user for this request. A session that no longer
 // works (signed out elsewhere, expired, user blocked) is forgotten by the browser too.
@@ -72,6 +69,9 @@ func (s *Server) requireUser(c *fiber.Ctx) error {
 		}
 		return s.redirect(c, "/login?next="+url.QueryEscape(next))
 	}
+	if done, err := answerNotModified(c); done {
+		return err
+	}
 	return c.Next()
 }
 
@@ -84,15 +84,8 @@ func (s *Server) requireManager(c *fiber.Ctx) error {
 	if !u.IsManager() {
 		return fiber.ErrForbidden
 	}
-	return c.Next()
-}
-
-// redirect sends the browser to path: a 303 for a plain request, HX-Redirect for HTMX (which
-// would otherwise swap the next page into the current target).
-func (s *Server) redirect(c *fiber.Ctx, path string) error {
-	if isPartial(c) {
-		c.Set("HX-Redirect", path)
-		return c.SendStatus(fiber.StatusOK)
+	if done, err := answerNotModified(c); done {
+		return err
 	}
-	return c.Redirect(path, fiber.StatusSeeOther)
+	return c.Next()
 }

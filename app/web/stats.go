@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"time"
@@ -9,10 +10,15 @@ import (
 
 	"mailer/app/cache"
 	"mailer/app/mailing"
-	"mailer/app/store"
 	"mailer/views/components"
 	"mailer/views/pages"
 )
+
+// statsStore is what the statistics page needs of the database.
+type statsStore interface {
+	Stats(ctx context.Context, f mailing.StatsFilter) (*mailing.Stats, error)
+	StatsUserEmails(ctx context.Context, limit int) ([]string, error)
+}
 
 // Statistics periods: 30 days ending today by default, a year and a day at most.
 const (
@@ -71,23 +77,24 @@ func (s *Server) statsPage(c *fiber.Ctx) error {
 	// and every manager's action moves on, so the page is never stale.
 	key := "stats:" + s.Versions.Of(ctx, scope) + ":" + strconv.FormatInt(scope.UserID, 10) + ":" + loc.String() +
 		":" + v.From + ":" + v.To
-	st, err := cache.Get(ctx, s.Cache, key, time.Minute, func() (*store.Stats, error) {
-		return s.Store.Stats(ctx, store.StatsFilter{Scope: scope, Loc: loc, From: from, To: to})
+	st, err := cache.Get(ctx, s.Cache, key, time.Minute, func() (*mailing.Stats, error) {
+		return s.Store.Stats(ctx, mailing.StatsFilter{Scope: scope, Loc: loc, From: from, To: to})
 	})
 	if err != nil {
 		return err
 	}
 	v.Success, v.Failure, v.Sent = st.Success, st.Failure, st.Sent
+	v.Bounces, v.Complaints = st.Bounces.Hard+st.Bounces.Soft, st.Bounces.Complaints
 	v.Empty = st.Success+st.Failure == 0
 	for _, m := range st.Mailings {
 		v.Mailings = append(v.Mailings, pages.StatsMailing{ID: m.MailingID, Subject: m.Subject, Owner: m.OwnerEmail,
-			Success: m.Success, Failure: m.Failure, Sent: m.Sent})
+			Success: m.Success, Failure: m.Failure, Sent: m.Sent, Bounces: m.Bounces, Complaints: m.Complaints})
 	}
-	if len(st.Mailings) == store.StatsTopMailings {
-		v.TopNote = s.t(c, "stats.top_note", map[string]any{"Count": store.StatsTopMailings})
+	if len(st.Mailings) == mailing.StatsTopMailings {
+		v.TopNote = s.t(c, "stats.top_note", map[string]any{"Count": mailing.StatsTopMailings})
 	}
 	for _, f := range st.Failures {
-		v.Failures = append(v.Failures, pages.StatsFailure{Response: f.Response, Count: f.Count})
+		v.Failures = append(v.Failures, pages.StatsFailure{Response: f.Response, Count: f.Count, Example: f.Example})
 	}
 	v.Chart = s.statsChart(c, v, st.Days)
 	return s.render(c, View{Title: s.t(c, "stats.title"), Content: pages.StatsPage(v)})
@@ -143,9 +150,10 @@ func (s *Server) statsUser(c *fiber.Ctx, q string) (*mailing.User, error) {
 const (
 	chartSuccessColor = "#2e9d5b"
 	chartFailureColor = "#d64545"
+	chartBounceColor  = "#b35c00"
 )
 
-func (s *Server) statsChart(c *fiber.Ctx, v pages.StatsView, days []store.DayStat) components.BarChart {
+func (s *Server) statsChart(c *fiber.Ctx, v pages.StatsView, days []mailing.DayStat) components.BarChart {
 	ru := page(c).Lang == "ru"
 	ch := components.BarChart{
 		ID:    "stats-chart",
@@ -154,6 +162,7 @@ func (s *Server) statsChart(c *fiber.Ctx, v pages.StatsView, days []store.DaySta
 		Series: []components.ChartSeries{
 			{Name: s.t(c, "stats.series_success"), Key: "success", Color: chartSuccessColor},
 			{Name: s.t(c, "stats.series_failure"), Key: "failure", Color: chartFailureColor},
+			{Name: s.t(c, "stats.series_bounces"), Key: "bounces", Color: chartBounceColor},
 		},
 	}
 	for _, d := range days {
@@ -165,6 +174,7 @@ func (s *Server) statsChart(c *fiber.Ctx, v pages.StatsView, days []store.DaySta
 		}
 		ch.Series[0].Values = append(ch.Series[0].Values, d.Success)
 		ch.Series[1].Values = append(ch.Series[1].Values, d.Failure)
+		ch.Series[2].Values = append(ch.Series[2].Values, d.Bounces)
 	}
 	return ch
 }

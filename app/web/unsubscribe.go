@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -8,6 +9,11 @@ import (
 	"mailer/app/mailing"
 	"mailer/views/pages"
 )
+
+// unsubscribeStore is what the unsubscribe link needs of the database.
+type unsubscribeStore interface {
+	Unsubscribe(ctx context.Context, clientID int64) (*mailing.Client, error)
+}
 
 func (s *Server) unsubscribeClient(c *fiber.Ctx) (int64, error) {
 	id, ok := mailing.ParseUnsubscribeToken(s.Config.SecretKey, c.Params("token"))

@@ -297,7 +297,7 @@ func TestResendSendsOnlyToTheFailed(t *testing.T) {
 	path := "/mailings/" + itoa(id)
 
 	// The first run: the server refuses two messages for good.
-	sink.FailNext(2, testutil.Reject550)
+	sink.FailNext(2, testutil.Reject554)
 	run1 := schedSendAndWait(t, srv, a, id, "send", 6)
 	p1, err := srv.App.Store.Progress(context.Background(), run1.ID)
 	if err != nil || p1.Sent != 4 || p1.Failed != 2 || p1.Total != 6 || sink.Count() != 4 {
@@ -355,7 +355,7 @@ func TestResendSkipsUnsubscribed(t *testing.T) {
 	const owner = "resend2@example.com"
 	a := account(t, srv, owner, false)
 	id := mailingFor(t, srv, owner, 3)
-	sink.SetMode(testutil.Reject550)
+	sink.SetMode(testutil.Reject554)
 	run1 := schedSendAndWait(t, srv, a, id, "send", 3)
 	if p, _ := srv.App.Store.Progress(context.Background(), run1.ID); p.Failed != 3 {
 		t.Fatalf("first run %+v, want 3 failed", p)
@@ -397,7 +397,7 @@ func TestResendWhileTheLatestRunIsUnfinishedSendsNoDuplicates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink.SetMode(testutil.Reject550)
+	sink.SetMode(testutil.Reject554)
 	if res, err := srv.App.Engine.Process(ctx, run1.ID); err != nil || res.Failed != 3 || !res.Finished {
 		t.Fatalf("first run: %+v, %v", res, err)
 	}
@@ -460,7 +460,7 @@ func TestResendOfASupersededRunIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink.SetMode(testutil.Reject550)
+	sink.SetMode(testutil.Reject554)
 	if res, err := e.Process(ctx, run1.ID); err != nil || res.Failed != 3 {
 		t.Fatalf("first run: %+v, %v", res, err)
 	}

@@ -29,10 +29,13 @@
 
   // While an htmx request from a form is in flight, disable its submit
   // buttons and mark them busy (Pico shows a spinner for aria-busy).
+  // Only a submission counts: a request from another element inside a form (the
+  // message editor's live preview) must not hold the form's Save button.
   function formOf(elt) {
     if (!elt) return null;
     if (elt.tagName === "FORM") return elt;
-    return elt.form || (elt.closest ? elt.closest("form") : null);
+    if (elt.type === "submit") return elt.form;
+    return null;
   }
 
   function submitButtons(form) {

@@ -5,6 +5,8 @@ package viewctx
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"time"
 
 	"mailer/app/i18n"
@@ -21,7 +23,8 @@ type Page struct {
 	Flashes   []Flash
 	// TZ is the user's time zone: datetimes are shown and entered in it.
 	TZ *time.Location
-	// ShowNav is false on pages that stand alone, such as error pages for anonymous users.
+	// ShowNav is false on pages that stand alone, such as error pages for anonymous users and
+	// the public subscribe pages a form owner's visitors see (no sign-in links for them).
 	ShowNav bool
 }
 
@@ -65,4 +68,37 @@ func (p *Page) Location() *time.Location {
 		return time.UTC
 	}
 	return p.TZ
+}
+
+// Label is the translated name of a value from a fixed set — a status, a period, a role,
+// an audited action — kept under the key group.value; a value without one shows as it is.
+func Label(ctx context.Context, group, value string) string {
+	key := group + "." + value
+	if s := i18n.T(ctx, key); s != key {
+		return s
+	}
+	return value
+}
+
+// Number writes n with its thousands grouped as the language does: 2,000 in English,
+// 2 000 (a no-break space) in Russian.
+func Number(ctx context.Context, n int) string {
+	sep := ","
+	if From(ctx).Lang == "ru" {
+		sep = "\u00a0"
+	}
+	s := strconv.Itoa(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteString(sep)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -103,14 +103,20 @@ func checkCmd(ctx context.Context, args []string, getenv func(string) string, st
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		rows = append(rows, checkRow{"configuration", statusFail, oneLine(err.Error()), true})
-		for _, c := range []string{"database", "redis", "smtp"} {
+		for _, c := range []string{"database", "redis", "smtp", "sending"} {
 			rows = append(rows, checkRow{c, "skipped", "configuration did not load", false})
 		}
 	} else {
 		rows = append(rows, checkRow{"configuration", statusOK, "loaded", false})
-		rows = append(rows, checkDatabase(ctx, cfg))
+		dbRow := checkDatabase(ctx, cfg)
+		rows = append(rows, dbRow)
 		rows = append(rows, checkRedis(ctx, cfg))
 		rows = append(rows, checkSMTP(ctx, cfg))
+		if dbRow.failed {
+			rows = append(rows, checkRow{"sending", "skipped", "database not available", false})
+		} else {
+			rows = append(rows, checkSending(ctx, cfg))
+		}
 	}
 
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
@@ -174,6 +180,33 @@ func checkDatabase(ctx context.Context, cfg config.Config) checkRow {
 	}
 	row.status = statusOK
 	row.detail = fmt.Sprintf("%s: reachable, %d migrations applied, up to date", where, len(all))
+	return row
+}
+
+// checkSending reports the mail server as the workers last saw it (the relay breaker's
+// state in the database): an outage in progress fails the check, with until when sending
+// waits.
+func checkSending(ctx context.Context, cfg config.Config) checkRow {
+	row := checkRow{component: "sending"}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	s, err := store.Open(ctx, cfg.DatabaseURL, cfg.Dialect, mailing.SystemClock{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		row.status, row.failed, row.detail = statusFail, true, oneLine(err.Error())
+		return row
+	}
+	defer s.Close()
+	r, err := s.Relay(ctx)
+	switch {
+	case err != nil:
+		row.status, row.failed, row.detail = statusFail, true, oneLine(err.Error())
+	case r.Down() && r.NextTryAt != nil:
+		row.status, row.failed = statusFail, true
+		row.detail = oneLine(fmt.Sprintf("mail server unreachable since %s, next try at %s (%d failed tries; last: %s)",
+			r.DownSince.UTC().Format(time.RFC3339), r.NextTryAt.UTC().Format(time.RFC3339), r.Failures, r.LastError))
+	default:
+		row.status, row.detail = statusOK, "workers reach the mail server (no outage recorded)"
+	}
 	return row
 }
 

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"mailer/app/config"
 	"mailer/app/mailing"
@@ -239,5 +240,36 @@ func TestCheckFailsWhenRedisIsUnreachableWithoutShowingItsPassword(t *testing.T)
 	}
 	if strings.Contains(out+err.Error(), "redissecret") {
 		t.Errorf("check printed the Redis password:\n%s", out)
+	}
+}
+
+// While the workers find the mail server unreachable, check fails on a "sending" row that
+// says since when and until when sending waits; once it is back the row is ok.
+func TestCheckReportsARelayOutage(t *testing.T) {
+	sink := testutil.StartSMTP(t)
+	vars, open := userEnv(t)
+	if out, err := runCmd(t, vars, "migrate"); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
+	vars["SMTP_URL"], vars["SMTP_TIMEOUT"] = sink.URL(), "3s"
+	st, ctx := open(), context.Background()
+	if out, err := runCmd(t, vars, "check"); err != nil || !strings.HasPrefix(strings.Fields(tableRow(out, "sending"))[1], "ok") {
+		t.Fatalf("check before the outage: %v\n%s", err, out)
+	}
+	if _, _, err := st.RelayFailed(ctx, "smtp connect: connection refused", func(int) time.Duration { return 5 * time.Second }); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCmd(t, vars, "check")
+	row := tableRow(out, "sending")
+	if err == nil || !strings.Contains(err.Error(), "sending") || !strings.Contains(row, "FAIL") ||
+		!strings.Contains(row, "mail server unreachable since") || !strings.Contains(row, "next try at") ||
+		!strings.Contains(row, "connection refused") {
+		t.Fatalf("check during the outage: %v\n%s", err, out)
+	}
+	if _, _, err := st.RelayUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runCmd(t, vars, "check"); err != nil {
+		t.Fatalf("check after the outage: %v\n%s", err, out)
 	}
 }

@@ -39,12 +39,8 @@ commands:
   check                   test the configuration, database, Redis and SMTP, print a table; exit 1 on a failure
   user SUBCOMMAND         manage accounts: create --email E [--manager] (password on stdin, else
                           generated and printed), promote E, block E, unblock E
-  bench all|send|web|faults [flags]
-                          measure this machine on a throwaway database: all [-pg URL] [-d 10s] [-clients N]
-                          [-n N] [-redis URL] (send and web on SQLite, then PostgreSQL; targets summary),
-                          send -n N [-redis URL] [-db D] (msg/s end to end vs raw SMTP), web [-clients N]
-                          [-c 64] [-d 10s] (page latency), faults -n N -redis URL (kill a worker at
-                          10/50/90 %: recovery time, duplicates)
+  token SUBCOMMAND        manage API tokens: create --email E --name N [--read-only] (prints the token
+                          as the last word), list --email E, revoke ID
   help                    print this text
 
 configuration comes from environment variables; see README.md`
@@ -73,9 +69,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return checkCmd(ctx, args, getenv, stdout)
 	case "user":
 		return userCmd(ctx, args, getenv, stdin, stdout)
-	case "bench":
-		app.TuneGC(getenv) // measure the server as `serve` runs it
-		return benchCmd(ctx, args, getenv, stdout)
+	case "token":
+		return tokenCmd(ctx, args, getenv, stdout)
 	}
 	return fmt.Errorf("unknown command %q (try: mailer help)", cmd)
 }
@@ -94,6 +89,9 @@ func parseFlags(name string, args []string, define func(fs *flag.FlagSet)) (*fla
 func loadConfig(getenv func(string) string, stdout io.Writer) (config.Config, *slog.Logger, error) {
 	cfg, err := config.Load(getenv)
 	if err != nil {
+		return cfg, nil, err
+	}
+	if err := cfg.PrepareDataDir(); err != nil {
 		return cfg, nil, err
 	}
 	return cfg, cfg.Logger(stdout), nil

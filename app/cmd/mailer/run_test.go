@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -45,6 +47,21 @@ func TestRunRejectsUnknownCommandByName(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), `"frobnicate"`) || !strings.Contains(err.Error(), "mailer help") {
 		t.Errorf("error %q should name the command and point at mailer help", err)
+	}
+}
+
+// TestRunHasNoBenchCommand: the benchmarks are their own command (app/cmd/bench), not part
+// of the product binary.
+func TestRunHasNoBenchCommand(t *testing.T) {
+	out, err := runCmd(t, nil, "bench", "all")
+	if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), `unknown command "bench"`) {
+		t.Errorf("run bench all: err = %v, want the one-line unknown command error", err)
+	}
+	if out != "" {
+		t.Errorf("run bench all printed %q", out)
+	}
+	if help, _ := runCmd(t, nil, "help"); strings.Contains(help, "bench") {
+		t.Errorf("help still lists bench:\n%s", help)
 	}
 }
 
@@ -219,5 +236,29 @@ func TestRunHealthcheckFailsWhenNothingListens(t *testing.T) {
 	_, err := runCmd(t, vars, "healthcheck")
 	if err == nil || !strings.Contains(err.Error(), "healthcheck") {
 		t.Errorf("healthcheck with no server: err = %v, want a healthcheck error", err)
+	}
+}
+
+// TestMistypedSQLiteFolderIsAnError: DATABASE_URL naming a folder that does not exist stops
+// the command with one line naming the folder — it does not create a new, empty database
+// there — while the default database's DATA_DIR is still created on a first start.
+func TestMistypedSQLiteFolderIsAnError(t *testing.T) {
+	root := t.TempDir()
+	missing := filepath.Join(root, "mistyped", "dir")
+	vars := map[string]string{"DATA_DIR": filepath.Join(root, "data"), "DATABASE_URL": "sqlite:" + filepath.Join(missing, "x.db")}
+	_, err := runCmd(t, vars, "migrate")
+	if err == nil || !strings.Contains(err.Error(), missing) || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("migrate into a missing folder: err = %v, want one line naming %s", err, missing)
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Errorf("the missing folder was created (stat: %v)", err)
+	}
+
+	delete(vars, "DATABASE_URL")
+	if out, err := runCmd(t, vars, "migrate"); err != nil {
+		t.Fatalf("migrate with the default database: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(root, "data", "mailer.db")); err != nil {
+		t.Errorf("the default database was not created in DATA_DIR: %v", err)
 	}
 }

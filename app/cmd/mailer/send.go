@@ -16,8 +16,12 @@ import (
 	"mailer/app/tasks"
 )
 
-// Exit statuses of `mailer send` beyond 0 and 1.
-const exitRetriesPending = 3
+// Exit statuses of `mailer send` beyond 0 (every recipient sent) and 1 (usage, an unknown
+// or unsendable mailing, an error).
+const (
+	exitSomeFailed     = 2 // the run finished, but some recipients failed or were cancelled
+	exitRetriesPending = 3 // --wait ended with deliveries waiting for a retry
+)
 
 // sendCmd runs a mailing now, in this process, through the same engine as the workers. It
 // needs no Redis and is safe beside running workers: deliveries are claimed in the database.
@@ -73,7 +77,7 @@ func sendCmd(ctx context.Context, args []string, getenv func(string) string, std
 		WorkerID: sending.NewWorkerID("cli"),
 		Options: sending.Options{From: cfg.MailFrom, BaseURL: cfg.BaseURL.String(), Batch: cfg.SendBatch,
 			Conns: cfg.SMTPMaxConns, MaxTries: cfg.SendMaxTries, RetryBase: cfg.SendRetryBase, ClaimTTL: cfg.ClaimTTL,
-			Secret: cfg.SecretKey},
+			Secret: cfg.SecretKey, OutageMax: cfg.SendOutageMax},
 	}
 	if async {
 		r, err := tasks.OpenRedis(ctx, cfg.RedisURL, log)
@@ -102,6 +106,15 @@ func sendCmd(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		kind, from = mailing.RunResend, last.ID
 	}
+	// Claims of this process are its own: a heartbeat says it is alive while it sends.
+	if err := e.Beat(ctx, store.WorkerCLI); err != nil {
+		return err
+	}
+	hbCtx, stopHeartbeat := context.WithCancel(ctx)
+	hbDone := make(chan struct{})
+	go func() { defer close(hbDone); e.RunHeartbeat(hbCtx, store.WorkerCLI, false) }()
+	defer func() { stopHeartbeat(); <-hbDone }()
+
 	start := time.Now()
 	run, err := e.StartMailing(ctx, m, kind, nil, from)
 	if err != nil {
@@ -127,10 +140,19 @@ func sendCmd(ctx context.Context, args []string, getenv func(string) string, std
 		if p.Done() {
 			fmt.Fprintf(stdout, "run %d done: sent %d, failed %d, cancelled %d, took %s\n",
 				run.ID, p.Sent, p.Failed, p.Cancelled, time.Since(start).Round(time.Millisecond))
+			if p.Failed+p.Cancelled > 0 {
+				// A cron job must not read a run that missed recipients as a success.
+				return exitError{code: exitSomeFailed, err: fmt.Errorf("send: run %d: %d of %d recipients not sent (%d failed, %d cancelled)",
+					run.ID, p.Failed+p.Cancelled, p.Total, p.Failed, p.Cancelled)}
+			}
 			return nil
 		}
 		if ctx.Err() != nil {
 			return exitError{code: 1, err: errors.New("send: interrupted; the remaining deliveries stay for the workers")}
+		}
+		if r := res.Relay; r.Paused(time.Now()) {
+			fmt.Fprintf(stdout, "mail server unreachable since %s, next try at %s: %s\n",
+				r.DownSince.Local().Format(time.DateTime), r.NextTryAt.Local().Format(time.DateTime), r.LastError)
 		}
 		next := res.NextRetry
 		if next.IsZero() {
@@ -138,7 +160,8 @@ func sendCmd(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		if next.After(deadline) {
 			return exitError{code: exitRetriesPending, err: fmt.Errorf(
-				"send: %d deliveries still wait for a retry after --wait %s; they stay for the workers", p.Pending, wait)}
+				"send: %d deliveries wait for a retry at %s, after --wait %s ends (waited %s); they stay for the workers",
+				p.Pending, next.Local().Format(time.DateTime), wait, time.Since(start).Round(time.Second))}
 		}
 		select {
 		case <-time.After(time.Until(next)):

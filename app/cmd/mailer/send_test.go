@@ -67,7 +67,7 @@ func seedMailing(t *testing.T, st *store.Store, owner string, n int, start, end 
 	if errs := m.Validate(); len(errs) > 0 {
 		t.Fatalf("mailing: %v", errs)
 	}
-	if err := st.SaveMailing(ctx, m, store.Recipients{ClientIDs: ids}); err != nil {
+	if err := st.SaveMailing(ctx, m, mailing.Recipients{ClientIDs: ids}); err != nil {
 		t.Fatal(err)
 	}
 	return m
@@ -254,13 +254,18 @@ func TestSendReportsFailuresAndResendsOnlyTheFailed(t *testing.T) {
 	vars, st := sendEnv(t, sink)
 	m := openMailing(t, st, 3)
 
-	// One recipient is refused permanently, the others accepted.
-	sink.FailNext(1, testutil.Reject550)
+	// One recipient is refused permanently (not as a bounce: it stays mailable for the
+	// resend), the others accepted: exit 2, the summary last.
+	sink.FailNext(1, testutil.Reject554)
 	out, err := runSend(t, vars, idArg(m))
-	if err != nil {
-		t.Fatalf("send with a rejection: %v\n%s", err, out)
+	if code := exitCode(err); code != exitSomeFailed || strings.Contains(err.Error(), "\n") ||
+		!strings.Contains(err.Error(), "1 of 3 recipients not sent") {
+		t.Fatalf("send with a rejection: exit %d (%v), want %d and one line saying 1 of 3 not sent\n%s", code, err, exitSomeFailed, out)
 	}
 	first := latestRun(t, st, m.ID)
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); !strings.HasPrefix(lines[len(lines)-1], fmt.Sprintf("run %d done:", first.ID)) {
+		t.Errorf("the summary is not the last line:\n%s", out)
+	}
 	if want := fmt.Sprintf("run %d done: sent 2, failed 1", first.ID); !strings.Contains(out, want) {
 		t.Errorf("output lacks %q:\n%s", want, out)
 	}
@@ -367,5 +372,28 @@ func TestSendAsyncRecordsTheRunForTheWorkers(t *testing.T) {
 	}
 	if q, err := insp.GetQueueInfo(tasks.QueueSchedule); err == nil && q.Size > 0 {
 		t.Errorf("queue %s holds %d tasks after send --async, want none", tasks.QueueSchedule, q.Size)
+	}
+}
+
+// The exit statuses a cron job reads: 0 only when every recipient was sent, 2 when the run
+// finished with recipients not sent (here none was: the "0 sent, 15 failed" exited
+// 0), 1 for usage and an unknown mailing.
+func TestSendExitCodes(t *testing.T) {
+	sink := testutil.StartSMTP(t)
+	vars, st := sendEnv(t, sink)
+	all := openMailing(t, st, 2)
+	if out, err := runSend(t, vars, idArg(all)); exitCode(err) != 0 {
+		t.Fatalf("every recipient sent: exit %d (%v)\n%s", exitCode(err), err, out)
+	}
+	sink.SetMode(testutil.Reject550)
+	none := openMailing(t, st, 3)
+	out, err := runSend(t, vars, idArg(none))
+	if exitCode(err) != exitSomeFailed || !strings.Contains(err.Error(), "3 of 3 recipients not sent") {
+		t.Fatalf("nothing delivered: exit %d (%v), want %d\n%s", exitCode(err), err, exitSomeFailed, out)
+	}
+	for _, args := range [][]string{{"999999"}, {"nope"}, {}, {"--bogus", "1"}} {
+		if _, err := runSend(t, vars, args...); exitCode(err) != 1 {
+			t.Errorf("send %v: exit %d (%v), want 1", args, exitCode(err), err)
+		}
 	}
 }

@@ -97,7 +97,7 @@ func userCreate(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
-	if msg := mailing.ValidatePassword(password); msg != "" {
+	if msg := mailing.ValidatePassword(password, normalized); msg != "" {
 		return fmt.Errorf("user create: password from stdin rejected: %s", cat.Translate("en", msg, nil))
 	}
 	cfg, log, st, err := openUserStore(ctx, getenv, stdout)

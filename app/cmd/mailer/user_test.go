@@ -99,7 +99,7 @@ func TestUserCreateManagerGeneratesPassword(t *testing.T) {
 
 func TestUserCreateRejects(t *testing.T) {
 	vars, _ := userEnv(t)
-	if out, err := runUser(t, vars, "password123\n", "create", "--email", "dup@example.com"); err != nil {
+	if out, err := runUser(t, vars, "operator pass 42\n", "create", "--email", "dup@example.com"); err != nil {
 		t.Fatalf("first create: %v\n%s", err, out)
 	}
 	for _, tc := range []struct {
@@ -108,9 +108,9 @@ func TestUserCreateRejects(t *testing.T) {
 		args  []string
 		want  string
 	}{
-		{"duplicate", "password123\n", []string{"create", "--email", "DUP@example.com"}, "already exists"},
-		{"bad email", "password123\n", []string{"create", "--email", "not-an-email"}, "not a valid email"},
-		{"missing email", "password123\n", []string{"create"}, "--email"},
+		{"duplicate", "operator pass 42\n", []string{"create", "--email", "DUP@example.com"}, "already exists"},
+		{"bad email", "operator pass 42\n", []string{"create", "--email", "not-an-email"}, "not a valid email"},
+		{"missing email", "operator pass 42\n", []string{"create"}, "--email"},
 		{"short password", "short\n", []string{"create", "--email", "new@example.com"}, "8 characters"},
 		{"bad flag", "", []string{"create", "--nope"}, "nope"},
 		{"no subcommand", "", nil, "promote"},
@@ -132,7 +132,7 @@ func TestUserCreateRejects(t *testing.T) {
 func TestUserPromoteBlockUnblock(t *testing.T) {
 	vars, open := userEnv(t)
 	ctx := context.Background()
-	if out, err := runUser(t, vars, "password123\n", "create", "--email", "eve@example.com"); err != nil {
+	if out, err := runUser(t, vars, "operator pass 42\n", "create", "--email", "eve@example.com"); err != nil {
 		t.Fatalf("create: %v\n%s", err, out)
 	}
 	st := open()

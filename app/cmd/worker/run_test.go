@@ -37,7 +37,7 @@ func redisURL(t *testing.T) string {
 		t.Fatalf("start embedded redis: %v", err)
 	}
 	t.Cleanup(func() { r.Close() })
-	return "redis://" + r.Addr()
+	return r.URL()
 }
 
 // workerEnv is a configuration of the test's own with a shared Redis.
@@ -244,7 +244,7 @@ func TestWorkerServesItsOwnMetricsBehindTheToken(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { r.Close() })
-		url = "redis://" + r.Addr()
+		url = r.URL()
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -1,0 +1,93 @@
+-- Tags: per owner, case-insensitive (name_lc), on clients and as a mailing's audience.
+CREATE TABLE tags (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    owner_id   INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    name       TEXT    NOT NULL,
+    name_lc    TEXT    NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    UNIQUE (owner_id, name_lc)
+);
+--bun:split
+CREATE TABLE client_tags (
+    client_id INTEGER NOT NULL REFERENCES clients (id) ON DELETE CASCADE,
+    tag_id    INTEGER NOT NULL REFERENCES tags (id) ON DELETE CASCADE,
+    PRIMARY KEY (client_id, tag_id)
+);
+--bun:split
+CREATE INDEX client_tags_tag ON client_tags (tag_id, client_id);
+--bun:split
+CREATE TABLE mailing_tags (
+    mailing_id INTEGER NOT NULL REFERENCES mailings (id) ON DELETE CASCADE,
+    tag_id     INTEGER NOT NULL REFERENCES tags (id) ON DELETE CASCADE,
+    PRIMARY KEY (mailing_id, tag_id)
+);
+--bun:split
+-- "All my clients" is resolved when each run starts, no longer copied at save time.
+ALTER TABLE mailings ADD COLUMN all_clients BOOLEAN NOT NULL DEFAULT FALSE;
+--bun:split
+-- Addresses a run skips, with why and since when; one per owner and address.
+CREATE TABLE suppressions (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    owner_id   INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    email      TEXT    NOT NULL,
+    reason     TEXT    NOT NULL CHECK (reason IN ('unsubscribed', 'hard_bounce', 'complaint', 'soft_bounces', 'manual')),
+    detail     TEXT    NOT NULL DEFAULT '',
+    created_at TIMESTAMP NOT NULL,
+    UNIQUE (owner_id, email)
+);
+--bun:split
+CREATE INDEX suppressions_owner_created ON suppressions (owner_id, created_at, id);
+--bun:split
+CREATE INDEX suppressions_email ON suppressions (email, id);
+--bun:split
+INSERT INTO suppressions (owner_id, email, reason, detail, created_at)
+SELECT owner_id, email, 'unsubscribed', '', unsubscribed_at FROM clients WHERE unsubscribed_at IS NOT NULL;
+--bun:split
+-- Bounces and complaints as reported (SMTP, a provider's webhook, the bounce mailbox).
+CREATE TABLE bounces (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    owner_id    INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    email       TEXT    NOT NULL,
+    kind        TEXT    NOT NULL CHECK (kind IN ('hard', 'soft', 'complaint')),
+    source      TEXT    NOT NULL CHECK (source IN ('smtp', 'webhook', 'mailbox')),
+    detail      TEXT    NOT NULL DEFAULT '',
+    mailing_id  INTEGER,
+    delivery_id INTEGER,
+    created_at  TIMESTAMP NOT NULL
+);
+--bun:split
+CREATE INDEX bounces_owner_email ON bounces (owner_id, email, created_at);
+--bun:split
+CREATE INDEX bounces_mailing ON bounces (mailing_id, created_at);
+--bun:split
+CREATE INDEX bounces_time ON bounces (created_at);
+--bun:split
+-- A delivery may now be 'suppressed' (skipped at the run's start, reason kept): SQLite
+-- changes a CHECK constraint only by building the table anew.
+CREATE TABLE deliveries_new (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id        INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    mailing_id    INTEGER NOT NULL,
+    client_id     INTEGER,
+    email         TEXT    NOT NULL,
+    name          TEXT    NOT NULL DEFAULT '',
+    state         TEXT    NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sending', 'sent', 'failed', 'cancelled', 'suppressed')),
+    reason        TEXT    NOT NULL DEFAULT '',
+    tries         INTEGER NOT NULL DEFAULT 0,
+    next_try_at   TIMESTAMP NOT NULL,
+    claimed_by    TEXT,
+    claimed_until TIMESTAMP,
+    updated_at    TIMESTAMP NOT NULL,
+    UNIQUE (run_id, client_id)
+);
+--bun:split
+INSERT INTO deliveries_new (id, run_id, mailing_id, client_id, email, name, state, tries, next_try_at, claimed_by, claimed_until, updated_at)
+SELECT id, run_id, mailing_id, client_id, email, name, state, tries, next_try_at, claimed_by, claimed_until, updated_at FROM deliveries;
+--bun:split
+DROP TABLE deliveries;
+--bun:split
+ALTER TABLE deliveries_new RENAME TO deliveries;
+--bun:split
+CREATE INDEX deliveries_run_state ON deliveries (run_id, state, next_try_at, id);
+--bun:split
+CREATE INDEX deliveries_claims ON deliveries (state, claimed_until);

@@ -423,10 +423,18 @@ func (fe *faultEnv) faultKillMidRunOf(n int, env map[string]string, restart bool
 		survivor = start("survivor", env)
 	}
 	run := fe.faultStart(m, 50)
-	var victim string
 	testutil.Eventually(t, 60*time.Second, "the first worker to send half the run", func() bool {
 		fe.faultAlive(first)
-		if fe.sink.Count() < n/2 {
+		return fe.sink.Count() >= n/2
+	})
+	// The server holds the answers from here, so the kill lands mid-send however slow the
+	// machine: a batch whose replies flowed would be recorded between the look at the claims
+	// and the kill.
+	fe.sink.SetMode(testutil.Hold)
+	var victim string
+	testutil.Eventually(t, 60*time.Second, "a worker to wait mid-send with claims held", func() bool {
+		fe.faultAlive(first)
+		if fe.sink.Holding() == 0 {
 			return false
 		}
 		// The victim is a worker that holds claims now (with two, either may).
@@ -452,6 +460,8 @@ func (fe *faultEnv) faultKillMidRunOf(n int, env map[string]string, restart bool
 	if inFlight == 0 {
 		t.Fatalf("worker %s held no claim at the kill (%d accepted): the kill did not land mid-batch", victim, sentAtKill)
 	}
+	// The held messages are accepted now, their sender gone: the crash's duplicates.
+	fe.sink.SetMode(testutil.Accept)
 	var next *faultWorker
 	if restart {
 		next = start("second", env)

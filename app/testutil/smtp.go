@@ -38,6 +38,10 @@ const (
 	// Reject554 replies 554 5.7.1 message refused: a permanent failure about the message
 	// (policy, content), not the address, so no bounce.
 	Reject554
+	// Hold reads the message and waits for SetMode to choose another mode, which then
+	// answers it: a kill test holds a sender mid-send for as long as it needs, and a
+	// message released as accepted after its sender died is what a crash duplicates.
+	Hold
 )
 
 func (m Mode) String() string {
@@ -54,6 +58,8 @@ func (m Mode) String() string {
 		return "Drop"
 	case Reject554:
 		return "Reject554"
+	case Hold:
+		return "Hold"
 	}
 	return fmt.Sprintf("Mode(%d)", int(m))
 }
@@ -88,6 +94,8 @@ type SMTPServer struct {
 
 	mu       sync.Mutex
 	mode     Mode
+	released chan struct{} // closed when the mode leaves Hold
+	holding  int           // messages waiting in Hold
 	failNext int
 	failMode Mode
 	seq      int
@@ -150,8 +158,42 @@ func (s *SMTPServer) Addr() string { return s.addr }
 // SetMode sets how the server answers the DATA of later messages.
 func (s *SMTPServer) SetMode(m Mode) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m == Hold && s.mode != Hold {
+		s.released = make(chan struct{})
+	}
+	if m != Hold && s.mode == Hold {
+		close(s.released)
+	}
 	s.mode = m
-	s.mu.Unlock()
+}
+
+// Holding returns how many messages wait in Hold for their answer.
+func (s *SMTPServer) Holding() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.holding
+}
+
+// hold waits while the mode is Hold (or until the server closes) and returns the mode
+// that answers the message then.
+func (s *SMTPServer) hold() Mode {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.holding++
+	defer func() { s.holding-- }()
+	for s.mode == Hold {
+		released := s.released
+		s.mu.Unlock()
+		select {
+		case <-released:
+		case <-s.closing:
+			s.mu.Lock()
+			return Hang // the server closes: answered 421 at once
+		}
+		s.mu.Lock()
+	}
+	return s.mode
 }
 
 // FailNext makes the next n messages get m; after them the mode set by SetMode applies again.
@@ -276,6 +318,9 @@ func (ss *smtpSession) Data(r io.Reader) error {
 	mode := ss.endFault
 	if mode == Accept {
 		mode = ss.s.nextMode()
+	}
+	if mode == Hold {
+		mode = ss.s.hold()
 	}
 	switch mode {
 	case Reject550, Reject554, Defer451, Hang:

@@ -219,6 +219,42 @@ func TestSMTPHang(t *testing.T) {
 	// The cleanup must close the server while Data still hangs.
 }
 
+// A message held waits for its answer until the mode changes, and is then answered by the
+// new mode — recorded as accepted even when its sender has gone, as a crash leaves it.
+func TestSMTPHoldAnswersWithTheNextMode(t *testing.T) {
+	s := StartSMTP(t)
+	s.SetMode(Hold)
+	sent := make(chan error, 2)
+	go func() { sent <- sendSMTP(s, smtpMessage("held@example.com", "x", "", "x\r\n")) }()
+	go func() { sent <- sendSMTP(s, smtpMessage("gone@example.com", "x", "", "x\r\n")) }()
+	Eventually(t, 10*time.Second, "two messages held", func() bool { return s.Holding() == 2 })
+	select {
+	case err := <-sent:
+		t.Fatalf("a held message was answered: %v", err)
+	default:
+	}
+	if s.Count() != 0 {
+		t.Fatalf("recorded %d messages while holding", s.Count())
+	}
+	s.SetMode(Accept)
+	for range 2 {
+		if err := <-sent; err != nil {
+			t.Errorf("a released message: %v", err)
+		}
+	}
+	if s.Count() != 2 || s.Holding() != 0 {
+		t.Errorf("recorded %d, holding %d; want 2 and 0", s.Count(), s.Holding())
+	}
+	s.SetMode(Hold)
+	go func() { sent <- sendSMTP(s, smtpMessage("again@example.com", "x", "", "x\r\n")) }()
+	Eventually(t, 10*time.Second, "a message held again", func() bool { return s.Holding() == 1 })
+	s.SetMode(Defer451)
+	var te *textproto.Error
+	if err := <-sent; !errors.As(err, &te) || te.Code != 451 {
+		t.Errorf("released as Defer451: %v", err)
+	}
+}
+
 func TestSMTPCountByMessageID(t *testing.T) {
 	s := StartSMTP(t)
 	for _, id := range []string{"a@x", "b@x", "a@x"} {

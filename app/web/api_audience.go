@@ -21,7 +21,7 @@ type apiTagOut struct {
 }
 
 func (s *Server) apiTags(c *fiber.Ctx) error {
-	tags, err := s.Store.ListTags(c.UserContext(), readScope(c))
+	tags, err := s.tagCounts(c.UserContext(), readScope(c))
 	if err != nil {
 		return err
 	}

@@ -259,3 +259,42 @@ func TestTheMailServersBouncesSuppress(t *testing.T) {
 		t.Fatalf("the sink got %d messages, want %s in each run", n, fine)
 	}
 }
+
+// The tag filter's counts read every tag link: they come from the cache while nothing
+// changed, and every write of the owner (a new client, bulk tagging) shows at once.
+func TestTagCountsComeFromCacheAndMoveWithEveryWrite(t *testing.T) {
+	srv := testutil.StartServer(t, testutil.ServerOptions{})
+	ql := &queryLog{}
+	srv.App.Store.DB.AddQueryHook(ql)
+	a := account(t, srv, "tags@example.com", false)
+	a.post("/clients/new", url.Values{"email": {"ann@example.com"}, "tags": {"vip"}})
+	counting := func() int {
+		n := 0
+		for _, q := range ql.take() {
+			if strings.Contains(q, "ct.tag_id = t.id") {
+				n++
+			}
+		}
+		return n
+	}
+	ql.take()
+	if l := a.get("/clients"); !strings.Contains(l.Body, `<option value="vip">vip (1)</option>`) {
+		t.Fatalf("first list: %.2000s", l.Body)
+	}
+	if counting() != 1 {
+		t.Fatal("the first list did not count the tags: the test cannot tell")
+	}
+	a.get("/clients")
+	a.get("/clients?sort=email")
+	if n := counting(); n != 0 {
+		t.Fatalf("unchanged data counted the tags %d more times", n)
+	}
+	a.post("/clients/new", url.Values{"email": {"bob@example.com"}, "tags": {"VIP"}})
+	if l := a.get("/clients"); !strings.Contains(l.Body, `<option value="vip">vip (2)</option>`) {
+		t.Fatalf("after a new client: %.2000s", l.Body)
+	}
+	a.post("/clients/tags", url.Values{"tag": {"vip"}, "scope": {"all"}, "action": {"remove"}, "q": {"bob"}})
+	if l := a.get("/clients"); !strings.Contains(l.Body, `<option value="vip">vip (1)</option>`) {
+		t.Fatalf("after untagging: %.2000s", l.Body)
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"mailer/app/cache"
 	"mailer/app/mailing"
 	"mailer/views/pages"
 )
@@ -21,7 +22,7 @@ func (s *Server) clients() *entity[mailing.Client, *pages.ClientForm] {
 		s: s, kind: "clients", byID: s.Store.ClientByID, list: s.Store.ListClients, count: s.Store.CountClientList, remove: s.Store.DeleteClient,
 		listPage: pages.ClientsPage, listTable: pages.ClientsTable,
 		decorate: func(c *fiber.Ctx, v *pages.List[mailing.Client]) (err error) {
-			v.Tags, err = s.Store.ListTags(c.UserContext(), ownScope(c))
+			v.Tags, err = s.tagCounts(c.UserContext(), ownScope(c))
 			return err
 		},
 		page: func(c *fiber.Ctx, cl *mailing.Client) (View, error) {
@@ -48,6 +49,15 @@ func (s *Server) clients() *entity[mailing.Client, *pages.ClientForm] {
 		names: func(cl *mailing.Client) map[string]any { return map[string]any{"Email": cl.Email} },
 		path:  func(cl *mailing.Client) string { return clientPath(cl.ID) },
 	}
+}
+
+// tagCounts is the owner's tags with their clients, for the clients list's filter. Counting
+// reads every tag link (a million at a million tagged clients), where the page reads 26
+// rows: like a list's total it comes from the cache under the data version.
+func (s *Server) tagCounts(ctx context.Context, scope mailing.Scope) ([]mailing.Tag, error) {
+	return cache.Get(ctx, s.Cache, "tags:"+s.Versions.Of(ctx, scope), countTTL, func() ([]mailing.Tag, error) {
+		return s.Store.ListTags(ctx, scope)
+	})
 }
 
 // clientStore is what the clients pages need of the database.

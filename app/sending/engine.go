@@ -174,6 +174,7 @@ func (e *Engine) Process(ctx context.Context, runID int64) (Result, error) {
 		return res, err
 	}
 	var pausedUntil time.Time
+	var cursor store.ClaimCursor
 	for ctx.Err() == nil {
 		stopped, err := e.Store.SendingStopped(ctx, run.MailingID)
 		if err != nil {
@@ -220,7 +221,7 @@ func (e *Engine) Process(ctx context.Context, runID int64) (Result, error) {
 			}
 			batch = 1 // the next try is a probe: one message, not a batch to fail
 		}
-		claimed, err := e.Store.ClaimDeliveries(ctx, runID, e.WorkerID, batch, now.Add(e.claimTTL()))
+		claimed, err := e.Store.ClaimNext(ctx, runID, e.WorkerID, batch, now.Add(e.claimTTL()), &cursor)
 		if err != nil {
 			return res, err
 		}

@@ -175,30 +175,81 @@ func (s *Store) LatestRun(ctx context.Context, mailingID int64) (*mailing.Run, e
 // claimUntil, in one conditional update: a delivery already sent, or claimed by someone
 // else, is never taken, however often the same task runs.
 func (s *Store) ClaimDeliveries(ctx context.Context, runID int64, worker string, n int, claimUntil time.Time) ([]mailing.Delivery, error) {
+	return s.ClaimNext(ctx, runID, worker, n, claimUntil, nil)
+}
+
+// ClaimCursor is where a claimer's last claim ended in the run's due order (next_try_at,
+// id). On PostgreSQL each claimed row leaves a dead entry at the front of the run's
+// pending range until vacuum, and a claim from the front walked them all: at a million
+// recipients, thousands of index pages per claim, and the send fell to a quarter of the raw
+// loop's rate. A claim after the cursor starts past them.
+type ClaimCursor struct {
+	At time.Time
+	ID int64
+}
+
+// ClaimNext is ClaimDeliveries for a claimer that keeps cur between claims (nil: none). It
+// looks after the cursor first and, finding fewer than n there, from the front — so
+// deliveries handed back or due again before the cursor are still taken, and a run ends
+// only when a claim from the front finds nothing. SQLite removes an index entry as its row
+// changes, so there a claim always starts at the front.
+func (s *Store) ClaimNext(ctx context.Context, runID int64, worker string, n int, claimUntil time.Time, cur *ClaimCursor) ([]mailing.Delivery, error) {
 	now := s.now()
-	var ds []mailing.Delivery
-	if s.Dialect == "postgres" {
-		// A materialised CTE picks the rows once: with the subquery inline the planner may
-		// re-run it per row and overrun the LIMIT. SKIP LOCKED lets workers claim side by side.
-		err := s.DB.NewRaw(`WITH picked AS MATERIALIZED (
-				SELECT id FROM deliveries WHERE run_id = ? AND state = 'pending' AND next_try_at <= ?
-				ORDER BY next_try_at, id LIMIT ? FOR UPDATE SKIP LOCKED)
-			UPDATE deliveries SET state = 'sending', claimed_by = ?, claimed_until = ?, updated_at = ?
-			FROM picked WHERE deliveries.id = picked.id AND deliveries.state = 'pending'
-			RETURNING deliveries.id, deliveries.run_id, deliveries.mailing_id, COALESCE(deliveries.client_id, 0) AS client_id,
-				deliveries.email, deliveries.name, deliveries.tries`,
-			runID, now, n, worker, claimUntil.UTC(), now).Scan(ctx, &ds)
+	if s.Dialect != "postgres" {
+		// SQLite runs one writer at a time, so the statement is atomic as it stands. The
+		// order follows the (run_id, state, next_try_at, id) index, and the unary + keeps
+		// SQLite from preferring the (state, …) index, which would walk every pending row of
+		// every run.
+		var ds []mailing.Delivery
+		err := s.DB.NewRaw(`UPDATE deliveries SET state = 'sending', claimed_by = ?, claimed_until = ?, updated_at = ?
+			WHERE id IN (SELECT id FROM deliveries WHERE run_id = ? AND state = 'pending' AND next_try_at <= ? ORDER BY next_try_at, id LIMIT ?)
+			AND +state = 'pending'
+			RETURNING id, run_id, mailing_id, COALESCE(client_id, 0) AS client_id, email, name, tries`,
+			worker, claimUntil.UTC(), now, runID, now, n).Scan(ctx, &ds)
 		return ds, err
 	}
-	// SQLite runs one writer at a time, so the statement is atomic as it stands. The order
-	// follows the (run_id, state, next_try_at, id) index, and the unary + keeps SQLite from
-	// preferring the (state, …) index, which would walk every pending row of every run.
-	err := s.DB.NewRaw(`UPDATE deliveries SET state = 'sending', claimed_by = ?, claimed_until = ?, updated_at = ?
-		WHERE id IN (SELECT id FROM deliveries WHERE run_id = ? AND state = 'pending' AND next_try_at <= ? ORDER BY next_try_at, id LIMIT ?)
-		AND +state = 'pending'
-		RETURNING id, run_id, mailing_id, COALESCE(client_id, 0) AS client_id, email, name, tries`,
-		worker, claimUntil.UTC(), now, runID, now, n).Scan(ctx, &ds)
-	return ds, err
+	var rows []claimedRow
+	if cur != nil && cur.ID != 0 {
+		if err := s.claimPostgres(ctx, &rows, "AND (next_try_at, id) > (?, ?)", []any{cur.At, cur.ID}, runID, worker, n, claimUntil, now); err != nil {
+			return nil, err
+		}
+	}
+	if len(rows) < n {
+		var front []claimedRow
+		if err := s.claimPostgres(ctx, &front, "", nil, runID, worker, n-len(rows), claimUntil, now); err != nil {
+			return nil, err
+		}
+		rows = append(rows, front...)
+	}
+	ds := make([]mailing.Delivery, len(rows))
+	for i, r := range rows {
+		ds[i] = r.Delivery
+		if cur != nil && (r.NextTryAt.After(cur.At) || r.NextTryAt.Equal(cur.At) && r.ID > cur.ID) {
+			cur.At, cur.ID = r.NextTryAt, r.ID
+		}
+	}
+	return ds, nil
+}
+
+// claimedRow is a claimed delivery with its place in the due order, for the cursor.
+type claimedRow struct {
+	mailing.Delivery
+	NextTryAt time.Time
+}
+
+// claimPostgres claims up to n due deliveries of the run that meet the extra condition.
+// A materialised CTE picks the rows once: with the subquery inline the planner may re-run
+// it per row and overrun the LIMIT. SKIP LOCKED lets workers claim side by side.
+func (s *Store) claimPostgres(ctx context.Context, dest *[]claimedRow, extra string, extraArgs []any,
+	runID int64, worker string, n int, claimUntil, now time.Time) error {
+	args := slices.Concat([]any{runID, now}, extraArgs, []any{n, worker, claimUntil.UTC(), now})
+	return s.DB.NewRaw(`WITH picked AS MATERIALIZED (
+			SELECT id FROM deliveries WHERE run_id = ? AND state = 'pending' AND next_try_at <= ? `+extra+`
+			ORDER BY next_try_at, id LIMIT ? FOR UPDATE SKIP LOCKED)
+		UPDATE deliveries SET state = 'sending', claimed_by = ?, claimed_until = ?, updated_at = ?
+		FROM picked WHERE deliveries.id = picked.id AND deliveries.state = 'pending'
+		RETURNING deliveries.id, deliveries.run_id, deliveries.mailing_id, COALESCE(deliveries.client_id, 0) AS client_id,
+			deliveries.email, deliveries.name, deliveries.tries, deliveries.next_try_at`, args...).Scan(ctx, dest)
 }
 
 // Outcome is what became of one claimed delivery.

@@ -229,3 +229,92 @@ func firstDiff(a, b []int64) string {
 	}
 	return fmt.Sprintf("lengths %d and %d", len(a), len(b))
 }
+
+// A claimer that keeps a cursor takes the deliveries after it first, and still every one
+// that is due before it: claims handed back by a stopping worker and retries come due — so
+// a run never ends with a delivery left behind the cursor.
+func TestClaimsAfterTheCursorMissNothing(t *testing.T) {
+	f := newFixture(t)
+	owner := f.user(t, "owner@example.com")
+	var ids []int64
+	for i := range 30 {
+		ids = append(ids, f.client(t, owner, fmt.Sprintf("c%02d@example.com", i)))
+	}
+	m := f.mailing(t, owner, f.clock.Now().Add(24*time.Hour), ids...)
+	run, err := f.st.CreateRun(f.ctx, m, mailing.RunManual, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cur store.ClaimCursor
+	claim := func(n int) []mailing.Delivery {
+		t.Helper()
+		ds, err := f.st.ClaimNext(f.ctx, run.ID, "w", n, f.clock.Now().Add(time.Hour), &cur)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ds
+	}
+	idsOf := func(ds []mailing.Delivery) []int64 {
+		var out []int64
+		for _, d := range ds {
+			out = append(out, d.ID)
+		}
+		slices.Sort(out)
+		return out
+	}
+	claimed := map[int64]int{}
+	take := func(ds []mailing.Delivery) {
+		for _, d := range ds {
+			claimed[d.ID]++
+		}
+	}
+	first, second := claim(10), claim(10)
+	take(first)
+	take(second)
+	if len(first) != 10 || len(second) != 10 || slices.Max(idsOf(first)) > slices.Min(idsOf(second)) {
+		t.Fatalf("claims out of order: %v then %v", idsOf(first), idsOf(second))
+	}
+	// Three of the first claim handed back (before the cursor), one of the second deferred.
+	back := idsOf(first)[:3]
+	if err := f.st.ReleaseClaims(f.ctx, "w", back); err != nil {
+		t.Fatal(err)
+	}
+	deferred := second[0]
+	at := f.clock.Now()
+	if err := f.st.RecordOutcomes(f.ctx, "w", []store.Outcome{{Delivery: deferred, State: mailing.DeliveryPending,
+		RetryAt: at.Add(time.Minute), Attempt: mailing.Attempt{MailingID: m.ID, RunID: run.ID, DeliveryID: deferred.ID,
+			Email: deferred.Email, AttemptedAt: at, Status: mailing.AttemptFailure, SMTPCode: 451, Response: "451 4.3.0 later"}}}); err != nil {
+		t.Fatal(err)
+	}
+	rest := claim(20)
+	take(rest)
+	got := idsOf(rest)
+	if len(got) != 13 {
+		t.Fatalf("claimed %d after the cursor and before it, want the 10 left and the 3 handed back", len(got))
+	}
+	for _, id := range back {
+		if !slices.Contains(got, id) {
+			t.Errorf("delivery %d, handed back before the cursor, was not claimed again", id)
+		}
+	}
+	if slices.Contains(got, deferred.ID) || len(claim(5)) != 0 {
+		t.Fatal("a delivery was claimed before it was due")
+	}
+	f.clock.Advance(2 * time.Minute)
+	if again := claim(5); len(again) != 1 || again[0].ID != deferred.ID {
+		t.Fatalf("after its retry came due: %v, want delivery %d", idsOf(again), deferred.ID)
+	}
+	claimed[deferred.ID]++
+	if len(claimed) != 30 {
+		t.Errorf("%d deliveries claimed, want all 30", len(claimed))
+	}
+	for id, n := range claimed {
+		want := 1
+		if id == deferred.ID || slices.Contains(back, id) {
+			want = 2
+		}
+		if n != want {
+			t.Errorf("delivery %d claimed %d times, want %d", id, n, want)
+		}
+	}
+}

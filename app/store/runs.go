@@ -247,9 +247,23 @@ func (s *Store) claimPostgres(ctx context.Context, dest *[]claimedRow, extra str
 			SELECT id FROM deliveries WHERE run_id = ? AND state = 'pending' AND next_try_at <= ? `+extra+`
 			ORDER BY next_try_at, id LIMIT ? FOR UPDATE SKIP LOCKED)
 		UPDATE deliveries SET state = 'sending', claimed_by = ?, claimed_until = ?, updated_at = ?
-		FROM picked WHERE deliveries.id = picked.id AND deliveries.state = 'pending'
+		FROM picked WHERE deliveries.id = picked.id AND (deliveries.state || '') = 'pending'
 		RETURNING deliveries.id, deliveries.run_id, deliveries.mailing_id, COALESCE(deliveries.client_id, 0) AS client_id,
 			deliveries.email, deliveries.name, deliveries.tries, deliveries.next_try_at`, args...).Scan(ctx, dest)
+}
+
+// stateByID is the deliveries' state column as written in a statement that finds its rows
+// by id. Every delivery passes through pending, sending and sent, so on PostgreSQL most
+// entries of the indexes that lead with the state are dead versions until vacuum; a plan
+// that combined the id lookup with one of them walked them all (marking 16 deliveries
+// handed took 4 ms at 100,000 recipients, and recording 50 took 10). Written as an
+// expression, the column is no index's: the primary key is left. SQLite's unary + does the
+// same there (see ClaimNext).
+func (s *Store) stateByID() string {
+	if s.Dialect == "postgres" {
+		return "(state || '')"
+	}
+	return "+state"
 }
 
 // Outcome is what became of one claimed delivery.
@@ -310,15 +324,10 @@ func (s *Store) RecordOutcomes(ctx context.Context, worker string, outs []Outcom
 				q := tx.NewUpdate().TableExpr("deliveries").Set(set, args...).Set("updated_at = ?", now).
 					Set("claimed_by = NULL").Set("claimed_until = NULL").Set("handed_at = NULL").
 					Where("id IN (?)", bun.In(ids[start:min(start+500, len(ids))]))
-				// On SQLite the unary + keeps the lookup on the primary key (see ClaimDeliveries).
-				plus := ""
-				if s.Dialect == "sqlite" {
-					plus = "+"
-				}
 				if mine {
-					q = q.Where("claimed_by = ? AND "+plus+"state = 'sending'", worker)
+					q = q.Where("claimed_by = ? AND "+s.stateByID()+" = 'sending'", worker)
 				} else {
-					q = q.Where(plus + "state IN ('pending', 'sending')")
+					q = q.Where(s.stateByID() + " IN ('pending', 'sending')")
 				}
 				if _, err := q.Exec(ctx); err != nil {
 					return err
@@ -405,7 +414,7 @@ func (s *Store) ReleaseClaims(ctx context.Context, worker string, ids []int64) e
 	_, err := s.DB.NewUpdate().TableExpr("deliveries").
 		Set("state = 'pending'").Set("claimed_by = NULL").Set("claimed_until = NULL").Set("handed_at = NULL").
 		Set("updated_at = ?", s.now()).
-		Where("id IN (?) AND claimed_by = ? AND state = 'sending'", bun.In(ids), worker).Exec(ctx)
+		Where("id IN (?) AND claimed_by = ? AND "+s.stateByID()+" = 'sending'", bun.In(ids), worker).Exec(ctx)
 	return err
 }
 
@@ -413,7 +422,7 @@ func (s *Store) ReleaseClaims(ctx context.Context, worker string, ids []int64) e
 func (s *Store) ExtendClaims(ctx context.Context, worker string, ids []int64, until time.Time) error {
 	for start := 0; start < len(ids); start += 500 {
 		if _, err := s.DB.NewUpdate().TableExpr("deliveries").Set("claimed_until = ?", until.UTC()).
-			Where("id IN (?) AND claimed_by = ? AND state = 'sending'", bun.In(ids[start:min(start+500, len(ids))]), worker).
+			Where("id IN (?) AND claimed_by = ? AND "+s.stateByID()+" = 'sending'", bun.In(ids[start:min(start+500, len(ids))]), worker).
 			Exec(ctx); err != nil {
 			return err
 		}

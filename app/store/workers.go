@@ -72,13 +72,13 @@ func (s *Store) releaseClaims(ctx context.Context, where string, args ...any) (i
 			if _, err := tx.NewRaw(`INSERT INTO attempts (mailing_id, run_id, delivery_id, client_id, email, attempted_at,
 					status, smtp_code, response, latency_ms, reason)
 				SELECT mailing_id, run_id, id, client_id, email, handed_at, ?, 0, ?, 0, ?
-				FROM deliveries WHERE id IN (?) AND state = 'sending' AND handed_at IS NOT NULL`,
+				FROM deliveries WHERE id IN (?) AND `+s.stateByID()+` = 'sending' AND handed_at IS NOT NULL`,
 				mailing.AttemptFailure, OutcomeUnknown, OutcomeUnknown, chunk).Exec(ctx); err != nil {
 				return err
 			}
 			res, err := tx.NewUpdate().TableExpr("deliveries").
 				Set("state = 'pending'").Set("claimed_by = NULL").Set("claimed_until = NULL").Set("handed_at = NULL").
-				Set("updated_at = ?", now).Where("id IN (?) AND state = 'sending'", chunk).Exec(ctx)
+				Set("updated_at = ?", now).Where("id IN (?) AND "+s.stateByID()+" = 'sending'", chunk).Exec(ctx)
 			if err != nil {
 				return err
 			}
@@ -97,7 +97,7 @@ func (s *Store) MarkHanded(ctx context.Context, worker string, ids []int64) erro
 	now := s.now()
 	for start := 0; start < len(ids); start += 500 {
 		if _, err := s.DB.NewUpdate().TableExpr("deliveries").Set("handed_at = ?", now).
-			Where("id IN (?) AND claimed_by = ? AND state = 'sending'", bun.In(ids[start:min(start+500, len(ids))]), worker).
+			Where("id IN (?) AND claimed_by = ? AND "+s.stateByID()+" = 'sending'", bun.In(ids[start:min(start+500, len(ids))]), worker).
 			Exec(ctx); err != nil {
 			return err
 		}

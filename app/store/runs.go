@@ -190,9 +190,9 @@ func (s *Store) ClaimDeliveries(ctx context.Context, runID int64, worker string,
 
 // ClaimCursor is where a claimer's last claim ended in the run's due order (next_try_at,
 // id). On PostgreSQL each claimed row leaves a dead entry at the front of the run's
-// pending range until vacuum, and a claim from the front walked them all: at a million
-// recipients, thousands of index pages per claim, and the send fell to a quarter of the raw
-// loop's rate. A claim after the cursor starts past them.
+// pending range until vacuum, and a claim from the front walked them all (97 index pages
+// after 15,000 claimed, against 8 after the cursor; thousands at a million). A claim after
+// the cursor starts past them.
 type ClaimCursor struct {
 	At time.Time
 	ID int64

@@ -367,3 +367,17 @@ func TestMessageWithAnInvalidTemplateIsRefusedInPlace(t *testing.T) {
 		t.Fatal("the refused edit changed the message")
 	}
 }
+
+// The live preview changes size as the user types and is refreshed by the change event a
+// click on Save fires: it sits below the form's buttons (inside the form, whose fields it
+// renders), so it never moves Save between the press and the release of a click. Above
+// them it did, and the browser test lost its click on Save.
+func TestTheLivePreviewIsBelowTheSaveButton(t *testing.T) {
+	srv := testutil.StartServer(t, testutil.ServerOptions{})
+	a := account(t, srv, "writer@example.com", false)
+	body := a.get("/messages/new").Body
+	save, preview := strings.Index(body, `<button type="submit">`), strings.Index(body, `id="live-preview"`)
+	if save < 0 || preview < 0 || save > preview || strings.Contains(body[save:preview], "</form>") {
+		t.Fatalf("Save at %d, the live preview at %d: want the preview after Save, in the same form", save, preview)
+	}
+}

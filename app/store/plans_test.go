@@ -451,7 +451,7 @@ func TestClaimsAfterTheCursorSkipWhatWasClaimed(t *testing.T) {
 				continue
 			}
 			for _, next := range plan[i+1:] {
-				if m := regexp.MustCompile(`Buffers: shared hit=(\d+)(?: read=(\d+))?`).FindStringSubmatch(next); m != nil {
+				if m := pgBuffers.FindStringSubmatch(next); m != nil {
 					hit, _ := strconv.Atoi(m[1])
 					read, _ := strconv.Atoi(m[2])
 					t.Logf("%s: %d index and table pages\n%s", name, hit+read, strings.Join(plan, "\n"))
@@ -572,15 +572,24 @@ func claimedRun(t *testing.T) (*planFixture, *mailing.Run, *store.ClaimCursor) {
 	return f, run, &cur
 }
 
+// pgBuffers is the pages a node of an EXPLAIN (ANALYZE, BUFFERS) plan read.
+var pgBuffers = regexp.MustCompile(`Buffers: shared hit=(\d+)(?: read=(\d+))?`)
+
 // explainAnalyze runs stmt under EXPLAIN (ANALYZE, BUFFERS) in a transaction it rolls back,
-// and returns the plan.
-func (f *planFixture) explainAnalyze(t *testing.T, name string, stmt statement) []string {
+// after the statements settings (what the statement's own transaction had set), and
+// returns the plan.
+func (f *planFixture) explainAnalyze(t *testing.T, name string, stmt statement, settings ...string) []string {
 	t.Helper()
 	tx, err := f.st.DB.BeginTx(f.ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tx.Rollback()
+	for _, q := range settings {
+		if _, err := tx.ExecContext(f.ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var plan []string
 	if err := tx.NewRaw("EXPLAIN (ANALYZE, BUFFERS) "+stmt.query, stmt.args...).Scan(f.ctx, &plan); err != nil {
 		t.Fatalf("%s: %v\n%s", name, err, stmt.query)
@@ -645,22 +654,7 @@ func TestRunStartWalksTheClientsInOrderBeforeStatisticsCatchUp(t *testing.T) {
 			continue
 		}
 		ranges++
-		tx, err := st.DB.BeginTx(ctx, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, q := range settings {
-			if _, err := tx.ExecContext(ctx, q); err != nil {
-				t.Fatal(err)
-			}
-		}
-		var plan []string
-		err = tx.NewRaw("EXPLAIN (ANALYZE, BUFFERS) "+s.query, s.args...).Scan(ctx, &plan)
-		tx.Rollback()
-		if err != nil {
-			t.Fatal(err)
-		}
-		text := strings.Join(plan, "\n")
+		text := strings.Join(f.explainAnalyze(t, "a range's end", s, settings...), "\n")
 		if !strings.Contains(text, "Index Only Scan") || strings.Contains(text, "Sort") || strings.Contains(text, "Bitmap") {
 			t.Errorf("a range's end is not a walk of the address index:\n%s\n%s", s.query, text)
 		}
